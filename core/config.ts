@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * Every setting huren reads, validated once at start. The README's "Settings" table
+ * documents each variable with its default; keep the two in step.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const bytes = z.coerce.number().int().positive();
+
+export const configSchema = z.object({
+  HUREN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HUREN_HOST: z.string().default('0.0.0.0'),
+  /** Public base URL used in RetrieveURL attributes; derived from the request when unset. */
+  HUREN_PUBLIC_URL: z.url().optional(),
+  DATABASE_URL: z.string().optional(),
+  /** PostgreSQL schema holding huren's tables (tests use one schema per run). */
+  HUREN_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('public'),
+  HUREN_DB_POOL_MAX: z.coerce.number().int().positive().default(20),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix: lets several deployments (or test runs) share one Redis. */
+  HUREN_QUEUE_PREFIX: z.string().min(1).default('huren'),
+  HUREN_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  HUREN_DATA_DIR: z.string().default('./data'),
+  S3_ENDPOINT: z.string().optional(),
+  S3_PORT: z.coerce.number().int().positive().optional(),
+  S3_USE_SSL: bool.default(false),
+  S3_ACCESS_KEY: z.string().optional(),
+  S3_SECRET_KEY: z.string().optional(),
+  S3_BUCKET: z.string().default('huren'),
+  S3_REGION: z.string().default('us-east-1'),
+  /** Largest accepted STOW request body; larger requests get 413. */
+  HUREN_STOW_MAX_REQUEST_BYTES: bytes.default(4 * 1024 ** 3),
+  /** Largest accepted single instance (multipart part). */
+  HUREN_STOW_MAX_PART_BYTES: bytes.default(2 * 1024 ** 3),
+  /** What to do with a different object arriving under an existing SOPInstanceUID. */
+  HUREN_STOW_CONFLICT_POLICY: z.enum(['replace', 'reject']).default('replace'),
+  HUREN_QIDO_DEFAULT_LIMIT: z.coerce.number().int().positive().default(100),
+  HUREN_QIDO_MAX_LIMIT: z.coerce.number().int().positive().default(1000),
+  /** A study is "stable" once no instance has arrived for this long. */
+  HUREN_STUDY_STABLE_SECONDS: z.coerce.number().int().positive().default(60),
+  HUREN_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  HUREN_JOB_ATTEMPTS: z.coerce.number().int().positive().default(8),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration / 配置无效:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,34 @@
+import knex, { type Knex } from 'knex';
+import path from 'node:path';
+
+export type Db = Knex;
+
+export interface DbOptions {
+  url: string;
+  schema: string;
+  poolMax: number;
+}
+
+/** One knex instance per process; every query runs in huren's schema (search_path). */
+export function createDb({ url, schema, poolMax }: DbOptions): Db {
+  return knex({
+    client: 'pg',
+    connection: url,
+    searchPath: [schema, 'public'],
+    pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+export const migrationConfig = (schema: string): Knex.MigratorConfig => ({
+  directory: path.join(__dirname, '..', 'migrations'),
+  // Compiled builds run the emitted .js files; tsx/ts-jest run the .ts sources.
+  loadExtensions: [path.extname(__filename)],
+  schemaName: schema,
+  tableName: 'knex_migrations',
+});
+
+export async function migrateLatest(db: Db, schema: string): Promise<void> {
+  await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  await db.migrate.latest(migrationConfig(schema));
+}

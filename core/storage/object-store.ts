@@ -1,0 +1,27 @@
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  size: number;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+/**
+ * Where DICOM Part 10 objects live. A `put` resolves only once the bytes are durable
+ * (fsync'd file renamed into place, or an S3 PUT acknowledged); a rejected `put`
+ * leaves no object under the key.
+ */
+export interface ObjectStore {
+  put(key: string, body: Readable, size?: number): Promise<ObjectInfo>;
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Removing an absent key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Throws when the store cannot be reached (readiness probe). */
+  ping(): Promise<void>;
+}
