@@ -56,6 +56,7 @@ export const Technique = z.enum([
   'fat_suppression',
   'dual_phase',
   'multi_phase',
+  'mr_hydrography', // 水成像 other than MRCP/MRU (e.g. 内耳水成像)
 ]);
 
 /** DR/MG projections. 正侧位 = [ap, lateral]; 正斜位 = [ap, oblique]; 侧轴位 = [lateral, axial]. */

@@ -102,6 +102,19 @@ export const TARGETS = {
   upper_limb_arteries: ['上肢动脉', 'upper limb arteries'],
   lower_limb_arteries: ['下肢动脉', 'lower limb arteries'],
   lower_limb_veins: ['下肢静脉', 'lower limb veins'],
+  nose: ['鼻部', 'nose (nasal region)'],
+  sternoclavicular_joint: ['胸锁关节', 'sternoclavicular joint'],
+  // added for xinjiang (新疆): limb segments, small bowel, portal system, hippocampus, lumbar disc
+  upper_arm: ['上臂', 'upper arm'],
+  thigh: ['大腿', 'thigh'],
+  lower_leg: ['小腿', 'lower leg'],
+  small_intestine: ['小肠', 'small intestine'],
+  portal_vein: ['门静脉系', 'portal venous system'],
+  hippocampus: ['海马', 'hippocampus'],
+  lumbar_disc: ['腰椎间盘', 'lumbar intervertebral discs'],
+  // added for zhejiang (浙江): skull base (颅底薄层CT, 头颈部CT), full-length lower-limb radiograph
+  skull_base: ['颅底', 'skull base'],
+  lower_limb_full_length: ['双下肢全长', 'lower limbs, full length'],
   // END TARGETS (helpers: insert new keys just above this line)
 } as const satisfies Record<string, readonly [string, string]>;
 
