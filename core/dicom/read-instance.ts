@@ -1,0 +1,424 @@
+/**
+ * Full read of a stored Part 10 instance for the index worker: its DICOM JSON metadata
+ * (PS3.18 Annex F) without bulk data, the dcmjs naturalized form, and where every frame's
+ * bytes lie in the file so WADO-RS can serve frames by byte range without parsing again.
+ *
+ * Two parsers, each for what it does well:
+ * - dcmjs (DicomMessage.readFile) gives the values: VRs from its dictionary in implicit VR,
+ *   numbers, dates, sequences, binary values.
+ * - dicom-parser gives byte offsets: of every element, every sequence item, every
+ *   pixel data fragment.
+ * dcmjs decodes text with only the first Specific Character Set value and no ISO 2022 escape
+ * sequences (it refuses multi-valued ones outright unless told to ignore errors), so every
+ * charset-dependent text value (SH, LO, ST, LT, PN, UC, UT) is decoded again from its raw
+ * bytes, found through dicom-parser's offsets, by core/dicom/charset.ts. Re-decoding from the
+ * source bytes, rather than undoing dcmjs's decoding, is exact whatever dcmjs did to them.
+ */
+import { data as dcmjsData, log as dcmjsLog } from 'dcmjs';
+import type { data as DcmjsTypes } from 'dcmjs';
+import { inflateRawSync } from 'zlib';
+import { parseDicom, type DataSet, type Element } from 'dicom-parser';
+import { CHARSET_VRS, decodeTextValues } from './charset';
+import { DicomInvalidError } from './errors';
+import { FailureReason } from './failure-reasons';
+import { readPart10Header, TRANSFER_SYNTAXES, type Part10Header, type TransferSyntax } from './part10-header';
+
+/** An element of DICOM JSON (PS3.18 F.2.2). */
+export interface DicomJsonElement {
+  vr: string;
+  Value?: unknown[];
+  InlineBinary?: string;
+  BulkDataURI?: string;
+}
+export type DicomJsonDataset = Record<string, DicomJsonElement>;
+export type NaturalizedDataset = DcmjsTypes.NaturalizedDataset;
+
+/** A byte range [offset, length] in the stored Part 10 file. */
+export type ByteRange = [offset: number, length: number];
+
+/**
+ * Where each frame's bytes are in the file. frames[i] is frame i+1 as the list of ranges to
+ * concatenate: one range for native pixel data, the frame's fragments for encapsulated.
+ * For video transfer syntaxes (MPEG-2, H.264, HEVC) the frames are not separately
+ * addressable: frames has one entry, the whole bitstream.
+ */
+export interface FrameIndex {
+  encapsulated: boolean;
+  frames: ByteRange[][];
+  /**
+   * Only for BitsAllocated 1 when a frame's size is not a whole number of bytes: the bit in
+   * its first byte where each frame starts (PS3.5 §8.1.1 packs frames without padding).
+   */
+  firstBitOffsets?: number[];
+}
+
+/** Where a bulk data value lies; offset is null when the file is deflated. */
+export interface BulkDataLocation {
+  offset: number | null;
+  length: number;
+}
+
+export interface ReadInstanceOptions {
+  /**
+   * Builds the BulkDataURI of a value left out of the metadata. `tagPath` is the tag
+   * ("7FE00010") at the top level, and "sequence tag/item index/tag" inside sequences
+   * ("00880200/0/7FE00010", the icon image), so URIs made from it alone are unique.
+   */
+  bulkDataUri: (tagPath: string, location: BulkDataLocation) => string;
+}
+
+export interface ReadInstance {
+  header: Part10Header;
+  dicomJson: DicomJsonDataset;
+  naturalized: NaturalizedDataset;
+  /** null when frames cannot be located by byte range: deflated files, undelimited fragments. */
+  frames: FrameIndex | null;
+}
+
+/** Binary values longer than this go to a BulkDataURI; shorter ones are inlined in base64. */
+export const BULK_DATA_THRESHOLD = 1024;
+
+const PIXEL_DATA_TAGS = ['7FE00010', '7FE00008', '7FE00009']; // Pixel Data, Float, Double Float
+const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN', 'ox']);
+const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+/** A deflated data set inflating past this is treated as a deflate bomb. */
+const MAX_INFLATED_BYTES = 1024 ** 3;
+
+const invalid = (message: string) => new DicomInvalidError(FailureReason.cannotUnderstand, message);
+
+export function readInstance(buf: Buffer, opts: ReadInstanceOptions): ReadInstance {
+  const header = readPart10Header(buf);
+  if (header === 'incomplete') throw invalid('The file is truncated: it ends before its identifying UIDs');
+  const ts = TRANSFER_SYNTAXES.get(header.transferSyntaxUid)!;
+
+  const offsets = parseOffsets(buf, ts);
+  const dcmjsDict = parseValues(buf);
+  checkSameElements(offsets, dcmjsDict);
+
+  const ctx: WalkContext = { offsetsInFile: !ts.deflated, byteArray: offsets.byteArray, opts };
+  const dicomJson = toDicomJson(dcmjsDict, offsets, readCharset(offsets), '', ctx);
+  const naturalized = dcmjsData.DicomMetaDictionary.naturalizeDataset(dicomJson as DcmjsTypes.DcmjsDataset);
+  return { header, dicomJson, naturalized, frames: ts.deflated ? null : indexFrames(offsets, naturalized, ts) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+function parseOffsets(buf: Buffer, ts: TransferSyntax): DataSet {
+  let dataSet: DataSet;
+  try {
+    dataSet = ts.deflated ? parseInflated(buf) : parseDicom(buf, { vrCallback: dictionaryVr });
+  } catch (err) {
+    throw invalid(`Malformed data set: ${describe(err)}`);
+  }
+  // dicom-parser stops quietly at the end of the buffer, noting it only in warnings.
+  const eof = dataSet.warnings.find((w) => /eof|missing sequence delimiter/i.test(w));
+  if (eof) throw invalid(`The file is truncated: ${eof}`);
+  for (const el of Object.values(dataSet.elements)) {
+    if (el.dataOffset + el.length > dataSet.byteArray.length) {
+      throw invalid(`The file is truncated inside ${el.tag.slice(1).toUpperCase()}`);
+    }
+  }
+  return dataSet;
+}
+
+/**
+ * dicom-parser's own deflate support parses the inflated copy from byte 0, reading the
+ * preamble and file meta information as data set elements. So the data set is inflated
+ * here and parsed as a bare Explicit VR Little Endian data set.
+ */
+function parseInflated(buf: Buffer): DataSet {
+  // The deflate stream starts where (0002,0000) FileMetaInformationGroupLength says the meta ends.
+  if (buf.readUInt32LE(132) !== 0x00000002 || buf.toString('latin1', 136, 138) !== 'UL') {
+    throw new Error('a deflated file needs FileMetaInformationGroupLength (0002,0000) to find its data set');
+  }
+  const metaEnd = 132 + 12 + buf.readUInt32LE(140);
+  const dataSet = inflateRawSync(buf.subarray(metaEnd), { maxOutputLength: MAX_INFLATED_BYTES });
+  if (dataSet.length > 132 && dataSet.toString('latin1', 128, 132) === 'DICM') throw new Error('inflated data set looks like a Part 10 file');
+  return parseDicom(dataSet, { TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN });
+}
+
+/** dicom-parser needs VRs in implicit VR files to recognise sequences; dcmjs's dictionary has them. */
+function dictionaryVr(tag: string): string | undefined {
+  const group = tag.slice(1, 5).toUpperCase();
+  const element = tag.slice(5, 9).toUpperCase();
+  const dictionary = dcmjsData.DicomMetaDictionary.dictionary;
+  const entry = dictionary[`(${group},${element})`] ?? dictionary[`(${group.slice(0, 2)}xx,${element})`];
+  return entry && /^[A-Z]{2}$/.test(entry.vr) ? entry.vr : undefined;
+}
+
+function parseValues(buf: Buffer): DcmjsTypes.DcmjsDataset {
+  const arrayBuffer =
+    buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength
+      ? (buf.buffer as ArrayBuffer)
+      : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  // ignoreErrors only so that dcmjs accepts multi-valued and non-standard character sets
+  // (whose text is re-decoded anyway); anything else it skipped is caught by
+  // checkSameElements. Its warning about them is expected, so it is silenced for this call.
+  // Its complaint that Pixel Data's dictionary VR is "OB or OW" in implicit VR is noise too.
+  const loggers = [dcmjsLog, dcmjsLog.getLogger('validation.dcmjs')];
+  const levels = loggers.map((l) => l.getLevel());
+  loggers.forEach((l) => l.setLevel('silent', false));
+  try {
+    return dcmjsData.DicomMessage.readFile(arrayBuffer as ArrayBuffer, { ignoreErrors: true, noCopy: true }).dict;
+  } catch (err) {
+    throw invalid(`Malformed data set: ${describe(err)}`);
+  } finally {
+    loggers.forEach((l, i) => l.setLevel(levels[i], false));
+  }
+}
+
+/** With ignoreErrors dcmjs returns what it read before an error: make sure that is everything. */
+function checkSameElements(offsets: DataSet, dict: DcmjsTypes.DcmjsDataset): void {
+  for (const tag of Object.keys(offsets.elements)) {
+    if (tag.startsWith('x0002')) continue;
+    if (!dict[tag.slice(1).toUpperCase()]) {
+      throw invalid(`Malformed data set: the element ${tag.slice(1).toUpperCase()} and what follows could not be read`);
+    }
+  }
+}
+
+const describe = (err: unknown): string =>
+  err instanceof Error ? err.message : typeof err === 'string' ? err : String((err as { exception?: unknown })?.exception ?? err);
+
+// ---------------------------------------------------------------------------------------------
+// DICOM JSON
+
+interface WalkContext {
+  /** False when dicom-parser's offsets are into an inflated copy, not the stored file. */
+  offsetsInFile: boolean;
+  byteArray: Uint8Array;
+  opts: ReadInstanceOptions;
+}
+
+/** The raw Specific Character Set of a data set; dcmjs overwrites it with 'ISO_IR 192'. */
+function readCharset(dataSet: DataSet | undefined): string | undefined {
+  const el = dataSet?.elements.x00080005;
+  if (!el || el.length === 0) return undefined;
+  return Buffer.from(dataSet!.byteArray.buffer, dataSet!.byteArray.byteOffset + el.dataOffset, el.length).toString('latin1');
+}
+
+/**
+ * Converts dcmjs's data set to DICOM JSON. The file meta group (0002) is left out, as in
+ * dcm4chee-arc's and Orthanc's metadata responses: WADO-RS metadata describes the data set,
+ * and the transfer syntax a client gets is the one it negotiates, not the stored file's.
+ * Group lengths (gggg,0000) are left out too; they are retired and meaningless in JSON.
+ * SpecificCharacterSet keeps the stored value (what the instance says about itself), though
+ * text in the JSON is Unicode: whoever writes naturalized text back to Part 10 with dcmjs must
+ * set it to 'ISO_IR 192'.
+ */
+function toDicomJson(
+  dict: DcmjsTypes.DcmjsDataset,
+  offsets: DataSet | undefined,
+  charset: string | undefined,
+  pathPrefix: string,
+  ctx: WalkContext,
+): DicomJsonDataset {
+  const json: DicomJsonDataset = {};
+  for (const tag of Object.keys(dict).sort()) {
+    if (tag.startsWith('0002') || tag.endsWith('0000')) continue;
+    const el = dict[tag];
+    const raw = offsets?.elements[`x${tag.toLowerCase()}`];
+    const path = pathPrefix + tag;
+    if (tag === '00080005') {
+      const value = charset?.split('\\').map((v) => v.replace(/[\0 ]+$/, '').trim());
+      json[tag] = value ? { vr: 'CS', Value: value.map((v) => v || null) } : { vr: 'CS' };
+    } else if (el.vr === 'SQ') {
+      json[tag] = toSequence(el, raw, charset, path, ctx);
+    } else if (CHARSET_VRS.has(el.vr) && raw && offsets) {
+      json[tag] = toText(el.vr, raw, offsets, charset);
+    } else if (BINARY_VRS.has(el.vr)) {
+      json[tag] = toBinary(el, raw, tag, path, ctx);
+    } else if (el.vr === 'AT') {
+      // dcmjs reads AT as a number; DICOM JSON has "GGGGEEEE" (PS3.18 F.2.3).
+      json[tag] = withValue(
+        'AT',
+        (el.Value ?? []).map((v) => (typeof v === 'number' ? v.toString(16).toUpperCase().padStart(8, '0') : cleanValue(v))),
+      );
+    } else {
+      json[tag] = withValue(el.vr, (el.Value ?? []).map(cleanValue));
+    }
+  }
+  return json;
+}
+
+function toSequence(el: DcmjsTypes.DcmjsElement, raw: Element | undefined, charset: string | undefined, path: string, ctx: WalkContext): DicomJsonElement {
+  const items = (el.Value ?? []) as DcmjsTypes.DcmjsDataset[];
+  const value = items.map((item, i) => {
+    // dicom-parser drops the items of private sequences in implicit VR; their text then
+    // stays as dcmjs decoded it.
+    const itemOffsets = raw?.items?.[i]?.dataSet;
+    // A Specific Character Set inside an item applies to that item (PS3.5 §7.5.3).
+    const itemCharset = itemOffsets?.elements.x00080005 ? readCharset(itemOffsets) : charset;
+    return toDicomJson(item, itemOffsets, itemCharset, `${path}/${i}/`, ctx);
+  });
+  return value.length ? { vr: 'SQ', Value: value } : { vr: 'SQ' };
+}
+
+function toText(vr: string, raw: Element, offsets: DataSet, charset: string | undefined): DicomJsonElement {
+  if (raw.length === 0 || raw.length === 0xffffffff) return { vr };
+  const bytes = offsets.byteArray.subarray(raw.dataOffset, raw.dataOffset + raw.length);
+  const values = decodeTextValues(bytes, charset, vr);
+  if (vr === 'PN') return withValue(vr, values.map(personName));
+  return withValue(
+    vr,
+    values.map((v) => v || null),
+  );
+}
+
+/** A PN value as its component groups (PS3.18 F.2.2): alphabetic=ideographic=phonetic. */
+function personName(value: string): Record<string, string> | null {
+  const [alphabetic, ideographic, phonetic] = value.split('=').map((g) => g.trim());
+  const pn: Record<string, string> = {};
+  if (alphabetic) pn.Alphabetic = alphabetic;
+  if (ideographic) pn.Ideographic = ideographic;
+  if (phonetic) pn.Phonetic = phonetic;
+  return Object.keys(pn).length ? pn : null;
+}
+
+function toBinary(el: DcmjsTypes.DcmjsElement, raw: Element | undefined, tag: string, path: string, ctx: WalkContext): DicomJsonElement {
+  const vr = el.vr === 'ox' ? 'OW' : el.vr;
+  const parts = (el.Value ?? []).filter((v): v is ArrayBuffer | ArrayBufferView => v instanceof ArrayBuffer || ArrayBuffer.isView(v));
+  const length = raw ? raw.length : parts.reduce((n, p) => n + p.byteLength, 0);
+  if (length === 0) return { vr };
+  if (PIXEL_DATA_TAGS.includes(tag) || length > BULK_DATA_THRESHOLD) {
+    const offset = ctx.offsetsInFile && raw ? raw.dataOffset : null;
+    return { vr, BulkDataURI: ctx.opts.bulkDataUri(path, { offset, length }) };
+  }
+  const bytes = raw
+    ? Buffer.from(ctx.byteArray.buffer, ctx.byteArray.byteOffset + raw.dataOffset, raw.length)
+    : Buffer.concat(parts.map((p) => (p instanceof ArrayBuffer ? Buffer.from(p) : Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+  return { vr, InlineBinary: bytes.toString('base64') };
+}
+
+/** DICOM JSON has null for an empty value among several, and numbers for IS/DS. */
+function cleanValue(v: unknown): unknown {
+  if (v === '' || v === undefined || (typeof v === 'number' && Number.isNaN(v))) return null;
+  return v;
+}
+
+/** An element with no values, or only one empty value, has no Value (PS3.18 F.2.5). */
+function withValue(vr: string, values: unknown[]): DicomJsonElement {
+  return values.length === 0 || values.every((v) => v === null) ? { vr } : { vr, Value: values };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frame index
+
+function indexFrames(offsets: DataSet, ds: NaturalizedDataset, ts: TransferSyntax): FrameIndex | null {
+  const pixelTag = PIXEL_DATA_TAGS.find((t) => offsets.elements[`x${t.toLowerCase()}`]);
+  if (!pixelTag) return { encapsulated: false, frames: [] };
+  const el = offsets.elements[`x${pixelTag.toLowerCase()}`];
+  const numberOfFrames = positiveInt(ds.NumberOfFrames) ?? 1;
+  if (el.encapsulatedPixelData) return indexEncapsulated(offsets, el, numberOfFrames, ts);
+  if (ts.encapsulated) throw invalid(`Pixel Data is not encapsulated, though ${ts.name} requires it`);
+  return indexNative(el, ds, pixelTag, numberOfFrames);
+}
+
+const positiveInt = (v: unknown): number | undefined => {
+  const n = Array.isArray(v) ? v[0] : v;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+};
+
+function indexNative(el: Element, ds: NaturalizedDataset, pixelTag: string, numberOfFrames: number): FrameIndex {
+  const rows = positiveInt(ds.Rows);
+  const columns = positiveInt(ds.Columns);
+  const samples = positiveInt(ds.SamplesPerPixel) ?? 1;
+  const bits = pixelTag === '7FE00008' ? 32 : pixelTag === '7FE00009' ? 64 : positiveInt(ds.BitsAllocated);
+  if (!rows || !columns || !bits) throw invalid('Pixel Data without valid Rows, Columns and BitsAllocated');
+  // YBR_FULL_422 keeps two samples per pixel natively, not three (PS3.3 C.7.6.3.1.2).
+  const samplesStored = ds.PhotometricInterpretation === 'YBR_FULL_422' ? 2 : samples;
+  const frameBits = rows * columns * samplesStored * bits;
+  const needed = Math.ceil((frameBits * numberOfFrames) / 8);
+  if (el.length < needed) {
+    throw invalid(`Pixel Data holds ${el.length} bytes; ${numberOfFrames} frame(s) of ${rows}×${columns}×${samplesStored}×${bits} bits need ${needed}`);
+  }
+  const frames: ByteRange[][] = [];
+  const firstBitOffsets: number[] = [];
+  for (let i = 0; i < numberOfFrames; i++) {
+    const startBit = i * frameBits;
+    const start = Math.floor(startBit / 8);
+    frames.push([[el.dataOffset + start, Math.ceil((startBit + frameBits) / 8) - start]]);
+    firstBitOffsets.push(startBit % 8);
+  }
+  return frameBits % 8 === 0 ? { encapsulated: false, frames } : { encapsulated: false, frames, firstBitOffsets };
+}
+
+type Fragment = NonNullable<Element['fragments']>[number];
+const range = (f: Fragment): ByteRange => [f.position, f.length];
+
+function indexEncapsulated(offsets: DataSet, el: Element, numberOfFrames: number, ts: TransferSyntax): FrameIndex | null {
+  const fragments = el.fragments ?? [];
+  if (fragments.length === 0) throw invalid('Encapsulated Pixel Data has no fragments');
+  const frames = (groups: Fragment[][]): FrameIndex => ({ encapsulated: true, frames: groups.map((g) => g.map(range)) });
+
+  if (ts.video || numberOfFrames === 1) return frames([fragments]);
+  const eot = extendedOffsetTable(offsets, fragments, numberOfFrames);
+  if (eot) return { encapsulated: true, frames: eot };
+  const bot = groupByOffsets(fragments, el.basicOffsetTable ?? [], numberOfFrames);
+  if (bot) return frames(bot);
+  if (fragments.length === numberOfFrames) return frames(fragments.map((f) => [f]));
+  // No usable offset table and several fragments per frame: a frame starts at each fragment
+  // that opens with the codec's start-of-codestream marker.
+  const byMarker = groupByStartMarker(offsets.byteArray, fragments, ts);
+  return byMarker && byMarker.length === numberOfFrames ? frames(byMarker) : null;
+}
+
+/** Basic Offset Table: frame i is the fragments from offset bot[i] up to bot[i+1]. */
+function groupByOffsets(fragments: Fragment[], bot: number[], numberOfFrames: number): Fragment[][] | null {
+  if (bot.length !== numberOfFrames || bot[0] !== 0) return null;
+  const starts = bot.map((offset) => fragments.findIndex((f) => f.offset === offset));
+  if (starts.some((s, i) => s < 0 || (i > 0 && s <= starts[i - 1]))) return null; // a corrupt table is ignored
+  return starts.map((s, i) => fragments.slice(s, i + 1 < starts.length ? starts[i + 1] : fragments.length));
+}
+
+/**
+ * Extended Offset Table (7FE0,0001) with its lengths (7FE0,0002), 64-bit little endian
+ * (PS3.3 C.7.6.3.1.8): one fragment per frame, offsets from the first fragment item.
+ */
+function extendedOffsetTable(offsets: DataSet, fragments: Fragment[], numberOfFrames: number): ByteRange[][] | null {
+  const table = offsets.elements.x7fe00001;
+  const lengths = offsets.elements.x7fe00002;
+  if (!table || !lengths || table.length !== numberOfFrames * 8 || lengths.length !== numberOfFrames * 8) return null;
+  const bytes = Buffer.from(offsets.byteArray.buffer, offsets.byteArray.byteOffset, offsets.byteArray.byteLength);
+  const result: ByteRange[][] = [];
+  for (let i = 0; i < numberOfFrames; i++) {
+    const offset = Number(bytes.readBigUInt64LE(table.dataOffset + 8 * i));
+    const length = Number(bytes.readBigUInt64LE(lengths.dataOffset + 8 * i));
+    const fragment = fragments.find((f) => f.offset === offset);
+    if (!fragment || length > fragment.length) return null;
+    result.push([[fragment.position, length]]);
+  }
+  return result;
+}
+
+const JPEG_SOI = [0xff, 0xd8];
+const J2K_SOC_SIZ = [0xff, 0x4f, 0xff, 0x51];
+const START_MARKERS: Record<string, number[][]> = {
+  '1.2.840.10008.1.2.4.50': [JPEG_SOI],
+  '1.2.840.10008.1.2.4.51': [JPEG_SOI],
+  '1.2.840.10008.1.2.4.57': [JPEG_SOI],
+  '1.2.840.10008.1.2.4.70': [JPEG_SOI],
+  '1.2.840.10008.1.2.4.80': [JPEG_SOI],
+  '1.2.840.10008.1.2.4.81': [JPEG_SOI],
+  '1.2.840.10008.1.2.4.90': [J2K_SOC_SIZ],
+  '1.2.840.10008.1.2.4.91': [J2K_SOC_SIZ],
+  '1.2.840.10008.1.2.4.92': [J2K_SOC_SIZ],
+  '1.2.840.10008.1.2.4.93': [J2K_SOC_SIZ],
+  '1.2.840.10008.1.2.4.201': [J2K_SOC_SIZ],
+  '1.2.840.10008.1.2.4.202': [J2K_SOC_SIZ],
+  '1.2.840.10008.1.2.4.203': [J2K_SOC_SIZ],
+};
+
+function groupByStartMarker(byteArray: Uint8Array, fragments: Fragment[], ts: TransferSyntax): Fragment[][] | null {
+  const markers = START_MARKERS[ts.uid];
+  if (!markers) return null;
+  const opensFrame = (f: Fragment) => markers.some((m) => m.every((b, i) => i < f.length && byteArray[f.position + i] === b));
+  if (!opensFrame(fragments[0])) return null;
+  const groups: Fragment[][] = [];
+  for (const f of fragments) {
+    if (opensFrame(f)) groups.push([f]);
+    else groups[groups.length - 1].push(f);
+  }
+  return groups;
+}
