@@ -89,6 +89,8 @@ export async function up(knex: Knex): Promise<void> {
     t.jsonb('metadata');
     // Byte ranges of each frame in the stored object (recorded at ingest for /frames).
     t.jsonb('frames');
+    // Byte range [offset, length] of each value left out of metadata, by tag path (BulkDataURI).
+    t.jsonb('bulkdata');
     t.text('index_error');
     t.timestamp('received_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('indexed_at', { useTz: true });
