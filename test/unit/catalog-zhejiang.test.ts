@@ -45,7 +45,9 @@ describe('zhejiang-2021 catalog: header', () => {
   });
 });
 
-type Exp = Partial<Pick<CatalogItem, 'seq' | 'nameZh' | 'modality' | 'laterality' | 'contrast' | 'views' | 'techniques' | 'targets' | 'region' | 'patientGroup'>>;
+type Exp = Partial<
+  Pick<CatalogItem, 'seq' | 'nameZh' | 'modality' | 'laterality' | 'contrast' | 'views' | 'techniques' | 'targets' | 'region' | 'patientGroup'>
+>;
 const cases: Array<[string, Exp]> = [
   ['BW00ZZZ80-00', { seq: 1, nameZh: '立位腹部平片', modality: 'DR', laterality: 'none', contrast: 'none', views: ['ap', 'standing'], targets: ['abdomen'] }],
   ['BW00ZZZ00-00', { seq: 2, nameZh: '卧位腹部平片', views: ['ap', 'supine', 'decubitus'], targets: ['abdomen'] }],
@@ -72,12 +74,18 @@ const cases: Array<[string, Exp]> = [
   ['BT241CZZZ-00', { seq: 73, nameZh: 'CT尿路成像', contrast: 'contrast', techniques: ['ctu'], targets: ['urinary_tract'] }],
   ['BR2DZYZZZ-00', { seq: 89, nameZh: '骶髂关节平扫', modality: 'CT', contrast: 'plain', targets: ['sacroiliac_joint'] }],
   ['BR23ZYZZZ-00', { seq: 93, nameZh: '腰椎间盘平扫', targets: ['lumbar_disc'] }],
-  ['BP2KZUZZZ-00', { seq: 101, nameZh: '左尺桡骨平扫', laterality: 'left', contrast: 'plain', techniques: ['thin_slice', '3d_reconstruction'], targets: ['forearm'] }],
+  [
+    'BP2KZUZZZ-00',
+    { seq: 101, nameZh: '左尺桡骨平扫', laterality: 'left', contrast: 'plain', techniques: ['thin_slice', '3d_reconstruction'], targets: ['forearm'] },
+  ],
   ['BN2FZBZZZ-00', { seq: 115, nameZh: '颞骨平扫', techniques: ['high_resolution'], targets: ['temporal_bone'] }],
   ['BN26ZUZZZ-00', { seq: 121, nameZh: '下颌骨平扫', targets: ['mandible'] }],
   ['BQ22ZYZZZ-00', { seq: 123, nameZh: '双髋关节平扫', laterality: 'bilateral', contrast: 'plain', targets: ['hip'] }],
   ['BB24ZDZZZ-00', { seq: 134, nameZh: '肺低剂量平扫', techniques: ['low_dose'], targets: ['lung'] }],
-  ['B2211WZZZ-00', { seq: 139, nameZh: '冠脉CTA增强', modality: 'CT', contrast: 'contrast', techniques: ['cta'], targets: ['coronary_arteries'], region: 'vascular' }],
+  [
+    'B2211WZZZ-00',
+    { seq: 139, nameZh: '冠脉CTA增强', modality: 'CT', contrast: 'contrast', techniques: ['cta'], targets: ['coronary_arteries'], region: 'vascular' },
+  ],
   ['B32R1WZZZ-00', { seq: 140, nameZh: '头颅CTA增强', contrast: 'contrast', techniques: ['cta'], targets: ['intracranial_arteries'] }],
   ['BF34ZLZZZ-00', { seq: 141, nameZh: 'MRCP', modality: 'MR', contrast: 'plain', techniques: ['mrcp'], targets: ['biliary'] }],
   ['BR3FZYZZZ-00', { seq: 145, nameZh: '骶尾椎平扫', modality: 'MR', targets: ['sacrococcygeal_spine'] }],
@@ -90,7 +98,10 @@ const cases: Array<[string, Exp]> = [
   ['B03C50ZZZ-00', { seq: 169, nameZh: '内听道增强', contrast: 'plain_and_contrast', targets: ['internal_auditory_canal'] }],
   ['B835ZYZZZ-00', { seq: 170, nameZh: '右眼眶平扫', modality: 'MR', laterality: 'right', contrast: 'plain', targets: ['orbit'] }],
   ['BQ31ZYZZZ-00', { seq: 178, nameZh: '左髋平扫', laterality: 'left', targets: ['hip'] }],
-  ['BH325NZ1Z-00', { seq: 180, nameZh: '乳腺动态增强', modality: 'MR', laterality: 'bilateral', contrast: 'plain_and_contrast', techniques: ['dynamic'], targets: ['breast'] }],
+  [
+    'BH325NZ1Z-00',
+    { seq: 180, nameZh: '乳腺动态增强', modality: 'MR', laterality: 'bilateral', contrast: 'plain_and_contrast', techniques: ['dynamic'], targets: ['breast'] },
+  ],
 ];
 
 describe('zhejiang-2021 catalog: hand-picked items', () => {
@@ -133,8 +144,7 @@ describe('zhejiang-2021 catalog: hand-picked items', () => {
 });
 
 describe('zhejiang-2021 catalog: OCR corrections', () => {
-  const corr = (code: string, field: string) =>
-    parsed.corrections.find((c) => c.item === code && c.field === field);
+  const corr = (code: string, field: string) => parsed.corrections.find((c) => c.item === code && c.field === field);
 
   it('髄/髓 is 髋 for hip codes (BQ, 4th char 0/1/2)', () => {
     for (const code of ['BQ00ZZZ0B-00', 'BQ00ZZZ00-00', 'BQ01ZZZ0B-00', 'BQ01ZZZ00-00', 'BQ22ZYZZZ-00', 'BQ30ZYZZZ-00', 'BQ31ZYZZZ-00']) {
@@ -186,14 +196,16 @@ describe('zhejiang-2021 catalog: OCR corrections', () => {
   it('flags the inconsistent published columns', () => {
     expect(parsed.items.filter((i) => i.flags.length).map((i) => i.seq)).toEqual([12, 168, 180]);
     expect(item('B0395NZZZ-00').flags[0].note).toMatch(/五官/);
+    // flag codes name the kind of inconsistency (as in the other catalogs), not the item
+    expect(item('BR0LZZZRB-00').flags.map((f) => f.code)).toEqual(['name_code_mismatch']);
+    expect(item('B0395NZZZ-00').flags.map((f) => f.code)).toEqual(['part_code_mismatch']);
+    expect(item('BH325NZ1Z-00').flags.map((f) => f.code)).toEqual(['part_code_mismatch']);
   });
 });
 
 describe('zhejiang-2021 catalog: rules', () => {
   it('lists the 10 situations that may be excluded from recognition', () => {
-    expect(parsed.nonRecognitionReasons.map((r) => r.code)).toEqual(
-      Array.from({ length: 10 }, (_, k) => `ZJ-NR-${String(k + 1).padStart(2, '0')}`),
-    );
+    expect(parsed.nonRecognitionReasons.map((r) => r.code)).toEqual(Array.from({ length: 10 }, (_, k) => `ZJ-NR-${String(k + 1).padStart(2, '0')}`));
     const zh = parsed.nonRecognitionReasons.map((r) => r.zh);
     expect(zh[0]).toBe('因病情变化，已有的检验、检查结果难以反映病人当前实际病情的项目；');
     expect(zh[2]).toBe('检查、检验项目意义重大的，如手术、输血等重大医疗措施前的检查检验等；');
