@@ -4,9 +4,7 @@ import { z } from 'zod';
  * Every setting huren reads, validated once at start. The README's "Settings" table
  * documents each variable with its default; keep the two in step.
  */
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const bytes = z.coerce.number().int().positive();
 
@@ -17,7 +15,10 @@ export const configSchema = z.object({
   HUREN_PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().optional(),
   /** PostgreSQL schema holding huren's tables (tests use one schema per run). */
-  HUREN_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('public'),
+  HUREN_DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('public'),
   HUREN_DB_POOL_MAX: z.coerce.number().int().positive().default(20),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix: lets several deployments (or test runs) share one Redis. */

@@ -28,7 +28,21 @@ export const migrationConfig = (schema: string): Knex.MigratorConfig => ({
   tableName: 'knex_migrations',
 });
 
+/**
+ * Brings the schema up to date. Gateway and workers both call it at start; when several
+ * start at once, the ones that find the migration lock taken (or race on CREATE SCHEMA)
+ * wait and retry until the first has finished.
+ */
 export async function migrateLatest(db: Db, schema: string): Promise<void> {
-  await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
-  await db.migrate.latest(migrationConfig(schema));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+      await db.migrate.latest(migrationConfig(schema));
+      return;
+    } catch (err) {
+      const raced = /already locked|duplicate key|already exists/i.test((err as Error).message);
+      if (!raced || attempt >= 30) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

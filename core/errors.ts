@@ -15,7 +15,6 @@ export class HurenError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string, details?: Record<string, unknown>) =>
-  new HurenError(400, code, message, details);
+export const badRequest = (code: string, message: string, details?: Record<string, unknown>) => new HurenError(400, code, message, details);
 export const notFound = (code: string, message: string) => new HurenError(404, code, message);
 export const unavailable = (code: string, message: string) => new HurenError(503, code, message);

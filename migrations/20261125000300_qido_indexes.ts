@@ -8,17 +8,13 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   // The default study order (newest first): `/studies?limit=101` — OHIF's landing page —
   // reads the first rows of this index instead of sorting the whole table.
-  await knex.raw(
-    'CREATE INDEX study_recent ON study (study_date DESC NULLS LAST, study_time DESC NULLS LAST, study_instance_uid)',
-  );
+  await knex.raw('CREATE INDEX study_recent ON study (study_date DESC NULLS LAST, study_time DESC NULLS LAST, study_instance_uid)');
   // OHIF wraps typed filters in wildcards (`*123*`) when the data source says supportsWildcard.
   await knex.raw('CREATE INDEX study_patient_id_trgm ON study USING gin (patient_id public.gin_trgm_ops)');
   await knex.raw('CREATE INDEX study_accession_number_trgm ON study USING gin (accession_number public.gin_trgm_ops)');
   await knex.raw('CREATE INDEX study_description_trgm ON study USING gin (upper(study_description) public.gin_trgm_ops)');
   // fuzzymatching=true compares names with separators removed ('ZHANG^SAN' ~ 'ZHANGSAN').
-  await knex.raw(
-    "CREATE INDEX study_patient_name_fuzzy_trgm ON study USING gin (regexp_replace(upper(patient_name), '[ ^,]', '', 'g') public.gin_trgm_ops)",
-  );
+  await knex.raw("CREATE INDEX study_patient_name_fuzzy_trgm ON study USING gin (regexp_replace(upper(patient_name), '[ ^,]', '', 'g') public.gin_trgm_ops)");
   await knex.raw('CREATE INDEX instance_sop_class_uid ON instance (sop_class_uid)');
 }
 

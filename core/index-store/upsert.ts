@@ -59,7 +59,22 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
       attributes: pickAttributes(parsed.dicomJson, STUDY_LEVEL_TAGS),
     })
     .onConflict('study_instance_uid')
-    .merge(['patient_pk', 'patient_id', 'issuer_of_patient_id', 'patient_name', 'patient_birth_date', 'patient_sex', 'study_date', 'study_time', 'accession_number', 'study_id', 'study_description', 'referring_physician_name', 'institution_name', 'attributes']);
+    .merge([
+      'patient_pk',
+      'patient_id',
+      'issuer_of_patient_id',
+      'patient_name',
+      'patient_birth_date',
+      'patient_sex',
+      'study_date',
+      'study_time',
+      'accession_number',
+      'study_id',
+      'study_description',
+      'referring_physician_name',
+      'institution_name',
+      'attributes',
+    ]);
 
   await trx('series')
     .insert({
@@ -75,7 +90,17 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
       attributes: pickAttributes(parsed.dicomJson, SERIES_LEVEL_TAGS),
     })
     .onConflict('series_instance_uid')
-    .merge(['study_instance_uid', 'modality', 'series_number', 'series_description', 'body_part_examined', 'laterality', 'performed_procedure_step_start_date', 'performed_procedure_step_start_time', 'attributes']);
+    .merge([
+      'study_instance_uid',
+      'modality',
+      'series_number',
+      'series_description',
+      'body_part_examined',
+      'laterality',
+      'performed_procedure_step_start_date',
+      'performed_procedure_step_start_time',
+      'attributes',
+    ]);
 
   await trx('instance')
     .where({ sop_instance_uid: row.sop_instance_uid, version: row.version })

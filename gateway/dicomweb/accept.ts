@@ -44,7 +44,11 @@ export function negotiateMultipart(header: string | undefined, partTypes: string
     if (wanted === '*/*' || wanted === '*') return { partType: partTypes[0], transferSyntax: range.parameters['transfer-syntax'] };
     if (partTypes.includes(wanted)) return { partType: wanted, transferSyntax: range.parameters['transfer-syntax'] };
   }
-  throw new HurenError(406, 'not_acceptable', `Cannot answer with any of: ${header}. Available: ${partTypes.map((t) => `multipart/related; type="${t}"`).join(', ')}`);
+  throw new HurenError(
+    406,
+    'not_acceptable',
+    `Cannot answer with any of: ${header}. Available: ${partTypes.map((t) => `multipart/related; type="${t}"`).join(', ')}`,
+  );
 }
 
 /** For JSON resources (metadata): application/dicom+json, application/json or anything. */

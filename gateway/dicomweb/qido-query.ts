@@ -131,13 +131,11 @@ const vrOf = (tag: string) => dictionary.dictionary[toParen(tag)]?.vr.slice(0, 2
 
 const invalid = (parameter: string, message: string) => badRequest('qido_invalid_parameter', `${parameter}: ${message}`, { parameter });
 
-export function parseQidoQuery(
-  level: QidoLevel,
-  query: Record<string, string | string[] | unknown>,
-  limits: QidoLimits,
-  scope: QidoScope = {},
-): QidoQuery {
-  for (const [name, uid] of [['StudyInstanceUID', scope.studyInstanceUid], ['SeriesInstanceUID', scope.seriesInstanceUid]] as const) {
+export function parseQidoQuery(level: QidoLevel, query: Record<string, string | string[] | unknown>, limits: QidoLimits, scope: QidoScope = {}): QidoQuery {
+  for (const [name, uid] of [
+    ['StudyInstanceUID', scope.studyInstanceUid],
+    ['SeriesInstanceUID', scope.seriesInstanceUid],
+  ] as const) {
     if (uid !== undefined && !isUid(uid)) throw badRequest('invalid_uid', `Not a valid ${name} in the path: ${uid.slice(0, 80)}`, { parameter: name });
   }
   const q: QidoQuery = { level, scope, filters: [], include: { all: false, tags: [] }, fuzzy: false, limit: limits.defaultLimit, offset: 0, warnings: [] };
@@ -153,7 +151,10 @@ export function parseQidoQuery(
     // Parameter names of PS3.18 itself are matched case-insensitively (clients write includeField).
     switch (name.toLowerCase()) {
       case 'includefield':
-        for (const field of values.flatMap((v) => v.split(',')).map((f) => f.trim()).filter(Boolean)) {
+        for (const field of values
+          .flatMap((v) => v.split(','))
+          .map((f) => f.trim())
+          .filter(Boolean)) {
           if (field === 'all') q.include.all = true;
           else q.include.tags.push(includeTag(field));
         }
@@ -187,13 +188,20 @@ export function parseQidoQuery(
   for (const [name, value] of matches) {
     if (name.includes('.')) throw badRequest('qido_unsupported_match', `${name}: sequence matching is not supported`, { parameter: name });
     const tag = resolveTag(name);
-    if (!tag) throw badRequest('qido_unknown_parameter', `Unknown query parameter "${name}": not a QIDO-RS parameter, DICOM keyword or 8-digit tag`, { parameter: name });
+    if (!tag)
+      throw badRequest('qido_unknown_parameter', `Unknown query parameter "${name}": not a QIDO-RS parameter, DICOM keyword or 8-digit tag`, {
+        parameter: name,
+      });
     const mk = MATCH_KEYS.find((k) => k.tag === tag);
     if (!mk || !allowed.includes(mk.level)) {
       const supported = MATCH_KEYS.filter((k) => allowed.includes(k.level)).map((k) => k.keyword);
-      throw badRequest('qido_unsupported_match', `${name} cannot be used for matching in a search for ${searchName(level, scope)}; supported: ${supported.join(', ')}`, {
-        parameter: name,
-      });
+      throw badRequest(
+        'qido_unsupported_match',
+        `${name} cannot be used for matching in a search for ${searchName(level, scope)}; supported: ${supported.join(', ')}`,
+        {
+          parameter: name,
+        },
+      );
     }
     if (seen.has(mk)) throw invalid(name, `${mk.keyword} given more than once`);
     seen.add(mk);
@@ -273,16 +281,26 @@ function parseMatch(k: MatchKey, name: string, value: string, fuzzy: boolean): M
   }
 }
 
-const list = (value: string) => value.split(/[\\,]/).map((v) => v.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(/[\\,]/)
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 /** DICOM wildcards → SQL LIKE (backslash is PostgreSQL's default LIKE escape). */
 function likePattern(value: string): string {
-  return value.replace(/[\\%_]/g, '\\$&').replace(/\*/g, '%').replace(/\?/g, '_');
+  return value
+    .replace(/[\\%_]/g, '\\$&')
+    .replace(/\*/g, '%')
+    .replace(/\?/g, '_');
 }
 
 /** DICOM wildcards → a regex fragment that stays inside one component group. */
 function groupRegex(value: string): string {
-  return value.replace(/[\\^$.|+()[\]{}]/g, '\\$&').replace(/\*/g, '[^=]*').replace(/\?/g, '[^=]');
+  return value
+    .replace(/[\\^$.|+()[\]{}]/g, '\\$&')
+    .replace(/\*/g, '[^=]*')
+    .replace(/\?/g, '[^=]');
 }
 
 /**
@@ -292,7 +310,10 @@ function groupRegex(value: string): string {
 function pnRegex(value: string, fuzzy: boolean): string {
   const groups = value.replace(/=+$/, '').split('=');
   if (fuzzy) {
-    const alternatives = groups.map((g) => g.replace(/[ ^,]/g, '')).filter(Boolean).map(groupRegex);
+    const alternatives = groups
+      .map((g) => g.replace(/[ ^,]/g, ''))
+      .filter(Boolean)
+      .map(groupRegex);
     return `(^|=)(${alternatives.join('|')})`;
   }
   const group = (g: string) => (g === '' ? '[^=]*' : `${groupRegex(g.replace(/\^+$/, ''))}\\^*`);
@@ -302,7 +323,8 @@ function pnRegex(value: string, fuzzy: boolean): string {
 
 function dateRange(k: MatchKey, name: string, value: string): Match {
   const m = /^(\d{8})?(-)?(\d{8})?$/.exec(value);
-  if (!m || (!m[1] && !m[3]) || (!m[2] && m[3])) throw invalid(name, `"${value.slice(0, 80)}" is not a date (YYYYMMDD) or date range (YYYYMMDD-YYYYMMDD, -YYYYMMDD, YYYYMMDD-)`);
+  if (!m || (!m[1] && !m[3]) || (!m[2] && m[3]))
+    throw invalid(name, `"${value.slice(0, 80)}" is not a date (YYYYMMDD) or date range (YYYYMMDD-YYYYMMDD, -YYYYMMDD, YYYYMMDD-)`);
   const [from, to] = m[2] ? [m[1], m[3]] : [m[1], m[1]];
   for (const d of [from, to]) if (d !== undefined && !isCalendarDate(d)) throw invalid(name, `${d} is not a calendar date`);
   if (from && to && from > to) throw invalid(name, `range ${value} ends before it starts`);
@@ -376,7 +398,9 @@ export function buildQidoSql(db: Knex, q: QidoQuery): Knex.QueryBuilder<QidoRow,
     sql = db('study').select(STUDY_COLUMNS);
     order = STUDY_ORDER;
   } else if (q.level === 'series') {
-    sql = db('series').join('study', 'study.study_instance_uid', 'series.study_instance_uid').select([...STUDY_COLUMNS, ...SERIES_COLUMNS]);
+    sql = db('series')
+      .join('study', 'study.study_instance_uid', 'series.study_instance_uid')
+      .select([...STUDY_COLUMNS, ...SERIES_COLUMNS]);
     if (study) sql.where('series.study_instance_uid', study);
     order = study ? SERIES_ORDER : [...STUDY_ORDER, ...SERIES_ORDER];
   } else {
@@ -391,7 +415,10 @@ export function buildQidoSql(db: Knex, q: QidoQuery): Knex.QueryBuilder<QidoRow,
     order = series ? INSTANCE_ORDER : study ? [...SERIES_ORDER, ...INSTANCE_ORDER] : [...STUDY_ORDER, ...SERIES_ORDER, ...INSTANCE_ORDER];
   }
   for (const f of q.filters) applyFilter(sql, f);
-  return sql.orderByRaw(order.join(', ')).limit(q.limit + 1).offset(q.offset);
+  return sql
+    .orderByRaw(order.join(', '))
+    .limit(q.limit + 1)
+    .offset(q.offset);
 }
 
 const placeholders = (n: number) => Array(n).fill('?').join(', ');

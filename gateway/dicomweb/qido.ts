@@ -30,8 +30,15 @@ function search(deps: GatewayDeps, level: QidoLevel): RequestHandler {
     const rows = (await buildQidoSql(deps.db, q)) as QidoRow[];
     const base = dicomwebBase(deps.config, req);
     const warnings = rows.length > q.limit ? [...q.warnings, MORE_RESULTS] : q.warnings;
-    if (warnings.length > 0) res.setHeader('Warning', warnings.map((w) => `299 ${base}: "${w}"`));
-    res.status(200).type('application/dicom+json').send(JSON.stringify(qidoResponse(rows.slice(0, q.limit), q, base)));
+    if (warnings.length > 0)
+      res.setHeader(
+        'Warning',
+        warnings.map((w) => `299 ${base}: "${w}"`),
+      );
+    res
+      .status(200)
+      .type('application/dicom+json')
+      .send(JSON.stringify(qidoResponse(rows.slice(0, q.limit), q, base)));
   };
 }
 

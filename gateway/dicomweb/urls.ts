@@ -9,5 +9,4 @@ export function dicomwebBase(config: Config, req: Request): string {
 
 export const studyUrl = (base: string, study: string) => `${base}/studies/${study}`;
 export const seriesUrl = (base: string, study: string, series: string) => `${studyUrl(base, study)}/series/${series}`;
-export const instanceUrl = (base: string, study: string, series: string, sop: string) =>
-  `${seriesUrl(base, study, series)}/instances/${sop}`;
+export const instanceUrl = (base: string, study: string, series: string, sop: string) => `${seriesUrl(base, study, series)}/instances/${sop}`;

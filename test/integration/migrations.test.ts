@@ -9,9 +9,7 @@ describe('migrations', () => {
 
   it('create the index tables in the run’s own schema', async () => {
     const rows = await t.db('information_schema.tables').select('table_name').where({ table_schema: t.schema });
-    expect(rows.map((r) => r.table_name).sort()).toEqual(
-      expect.arrayContaining(['instance', 'instance_version', 'patient', 'series', 'study', 'upload']),
-    );
+    expect(rows.map((r) => r.table_name).sort()).toEqual(expect.arrayContaining(['instance', 'instance_version', 'patient', 'series', 'study', 'upload']));
   });
 
   it('roll back cleanly', async () => {

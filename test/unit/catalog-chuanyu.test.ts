@@ -116,8 +116,7 @@ describe('chuanyu-2025 catalog', () => {
 
   it('flags inconsistent published columns', () => {
     expect(get('CY2025-106').flags.map((f) => f.code)).toEqual(['part_mismatch']);
-    for (const c of ['CY2025-139', 'CY2025-140', 'CY2025-141'])
-      expect(get(c).flags.map((f) => f.code)).toEqual(['modality_label_variant']);
+    for (const c of ['CY2025-139', 'CY2025-140', 'CY2025-141']) expect(get(c).flags.map((f) => f.code)).toEqual(['modality_label_variant']);
     expect(get('CY2025-012').flags.map((f) => f.code)).toEqual(['laterality_unstated']);
     expect(get('CY2025-098').flags.map((f) => f.code)).toEqual(['laterality_unstated', 'overlap']);
     expect(parsed.items.filter((i) => i.flags.length)).toHaveLength(6);

@@ -107,8 +107,24 @@ const instance = (s: StudyOpts, i: InstanceOpts): Dataset => ({
   ImageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'],
 });
 
-const study1: StudyOpts = { study: S1, patientId: 'P001', name: { Alphabetic: 'Li^Lei' }, date: '20240105', time: '083000', accession: 'ACC001', description: 'CT CHEST' };
-const study2: StudyOpts = { study: S2, patientId: 'P002', name: { Alphabetic: 'Zhang^San', Ideographic: '张^三' }, date: '20240120', time: '141500', accession: 'ACC002', description: 'MR Brain' };
+const study1: StudyOpts = {
+  study: S1,
+  patientId: 'P001',
+  name: { Alphabetic: 'Li^Lei' },
+  date: '20240105',
+  time: '083000',
+  accession: 'ACC001',
+  description: 'CT CHEST',
+};
+const study2: StudyOpts = {
+  study: S2,
+  patientId: 'P002',
+  name: { Alphabetic: 'Zhang^San', Ideographic: '张^三' },
+  date: '20240120',
+  time: '141500',
+  accession: 'ACC002',
+  description: 'MR Brain',
+};
 // Sent in GB18030 with the Chinese name in the Alphabetic group, as many Chinese modalities do.
 const study3: StudyOpts = { study: S3, patientId: 'P003', name: { Alphabetic: '王^丽' }, date: '20240215', accession: 'X-3', description: 'Chest PA' };
 const study4: StudyOpts = { study: S4, patientId: 'P001', name: { Alphabetic: 'Li^Lei' }, date: '20231231', accession: 'ACC004' };
@@ -393,7 +409,10 @@ describe('QIDO-RS against PostgreSQL', () => {
     });
 
     it('opening studies by StudyInstanceUIDs (separators turned into backslashes)', async () => {
-      expect(uids((await get(`/studies?StudyInstanceUID=${S1}%5C${S2}&limit=101&offset=0&fuzzymatching=false&${ohifStudyFields}`).expect(200)).body)).toEqual([S2, S1]);
+      expect(uids((await get(`/studies?StudyInstanceUID=${S1}%5C${S2}&limit=101&offset=0&fuzzymatching=false&${ohifStudyFields}`).expect(200)).body)).toEqual([
+        S2,
+        S1,
+      ]);
     });
 
     it("the study's series for the study browser", async () => {

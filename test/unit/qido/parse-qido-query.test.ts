@@ -36,10 +36,16 @@ describe('parseQidoQuery: paging and control parameters', () => {
     expect(parse({ limit: '5000' }).limit).toBe(1000);
   });
 
-  it.each([['limit', '-1'], ['limit', 'NaN'], ['limit', ''], ['limit', '1.5'], ['limit', '0'], ['offset', '-10'], ['offset', 'abc'], ['offset', '1e3']])(
-    '%s=%s → 400 naming the parameter',
-    (name, value) => expect400(() => parse({ [name]: value }), new RegExp(`^${name}:`)),
-  );
+  it.each([
+    ['limit', '-1'],
+    ['limit', 'NaN'],
+    ['limit', ''],
+    ['limit', '1.5'],
+    ['limit', '0'],
+    ['offset', '-10'],
+    ['offset', 'abc'],
+    ['offset', '1e3'],
+  ])('%s=%s → 400 naming the parameter', (name, value) => expect400(() => parse({ [name]: value }), new RegExp(`^${name}:`)));
 
   it('rejects a repeated limit', () => expect400(() => parse({ limit: ['1', '2'] }), /limit: given more than once/));
 
@@ -52,7 +58,10 @@ describe('parseQidoQuery: paging and control parameters', () => {
   it('warns (does not fail) for emptyvaluematching / multiplevaluematching=true', () => {
     expect(parse({ emptyvaluematching: 'false', multiplevaluematching: 'false' }).warnings).toEqual([]);
     const q = parse({ emptyvaluematching: 'true', multiplevaluematching: 'true' });
-    expect(q.warnings).toEqual([expect.stringMatching(/emptyvaluematching parameter is not supported/), expect.stringMatching(/multiplevaluematching parameter is not supported/)]);
+    expect(q.warnings).toEqual([
+      expect.stringMatching(/emptyvaluematching parameter is not supported/),
+      expect.stringMatching(/multiplevaluematching parameter is not supported/),
+    ]);
   });
 
   it('ignores the content negotiation parameters accept and charset', () => {
@@ -122,7 +131,10 @@ describe('parseQidoQuery: matching keys', () => {
 
   it('allows parent-level keys only when the parent is not fixed by the path', () => {
     expect(parse({ PatientID: '1', Modality: 'CT' }, 'series').filters).toHaveLength(2);
-    expect400(() => parse({ PatientID: '1' }, 'series', { studyInstanceUid: '1.2.3' }), /PatientID cannot be used for matching in a search for series of one study/);
+    expect400(
+      () => parse({ PatientID: '1' }, 'series', { studyInstanceUid: '1.2.3' }),
+      /PatientID cannot be used for matching in a search for series of one study/,
+    );
     expect(parse({ PatientID: '1', Modality: 'CT', SOPClassUID: '1.2.840.10008.5.1.4.1.1.2' }, 'instance').filters).toHaveLength(3);
     expect(parse({ Modality: 'CT' }, 'instance', { studyInstanceUid: '1.2.3' }).filters).toHaveLength(1);
     expect400(() => parse({ Modality: 'CT' }, 'instance', { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4' }), /Modality cannot be used/);
@@ -170,7 +182,9 @@ describe('parseQidoQuery: UIDs, codes, numbers', () => {
     expect(matchOf(parse({ StudyInstanceUID: '1.2.3\\' }), 'StudyInstanceUID')).toEqual({ type: 'in', values: ['1.2.3'] });
   });
 
-  it.each(['1.2.abc', '1.2.*', '01.2', '1.2.3\\x'])('StudyInstanceUID=%s → 400', (value) => expect400(() => parse({ StudyInstanceUID: value }), /StudyInstanceUID: ".*" is not a UID/));
+  it.each(['1.2.abc', '1.2.*', '01.2', '1.2.3\\x'])('StudyInstanceUID=%s → 400', (value) =>
+    expect400(() => parse({ StudyInstanceUID: value }), /StudyInstanceUID: ".*" is not a UID/),
+  );
 
   it('reads code lists, upper-cased, and single code wildcards', () => {
     expect(matchOf(parse({ ModalitiesInStudy: 'CT,mr' }), 'ModalitiesInStudy')).toEqual({ type: 'in', values: ['CT', 'MR'] });

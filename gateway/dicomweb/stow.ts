@@ -1,0 +1,122 @@
+import type { Request, RequestHandler } from 'express';
+import { Transform } from 'node:stream';
+import { HurenError } from '../../core/errors';
+import { FailureReason } from '../../core/dicom/failure-reasons';
+import { isUid } from '../../core/dicom/uid';
+import { storeInstance, type StoreOutcome } from '../../core/ingest/store-instance';
+import { enqueueIndexInstance } from '../../core/jobs/index-instance';
+import type { GatewayDeps } from '../deps';
+import { parseMultipartRelatedContentType, readMultipart } from './multipart';
+import { dicomwebBase, instanceUrl, studyUrl } from './urls';
+
+const DICOM = 'application/dicom';
+
+/**
+ * PS3.18 §10.5 Store Instances: POST /studies[/{StudyInstanceUID}] with
+ * multipart/related; type="application/dicom". Parts are streamed to storage one by one.
+ */
+export function storeInstances(deps: GatewayDeps): RequestHandler {
+  const { config, db, store, queues, metrics, logger } = deps;
+  const storeDeps = {
+    db,
+    store,
+    conflictPolicy: config.HUREN_STOW_CONFLICT_POLICY,
+    maxInstanceBytes: config.HUREN_STOW_MAX_PART_BYTES,
+    async onReceived(sopInstanceUid: string, version: number) {
+      try {
+        await enqueueIndexInstance(queues.indexInstance, { sopInstanceUid, version }, config.HUREN_JOB_ATTEMPTS);
+      } catch (err) {
+        // Durable already: the reconciliation sweep enqueues it once Redis is back.
+        logger.warn({ sopInstanceUid, err: (err as Error).message }, 'index job not enqueued');
+      }
+    },
+  };
+
+  return async (req, res) => {
+    const expectedStudy = req.params.study as string | undefined;
+    if (expectedStudy !== undefined && !isUid(expectedStudy)) {
+      throw new HurenError(400, 'invalid_uid', `Not a valid StudyInstanceUID: ${expectedStudy.slice(0, 80)}`);
+    }
+    const { boundary } = checkStowRequest(req, config.HUREN_STOW_MAX_REQUEST_BYTES);
+
+    const body = req.pipe(byteLimit(config.HUREN_STOW_MAX_REQUEST_BYTES));
+    req.once('close', () => {
+      if (!req.readableEnded) body.destroy();
+    });
+    const outcomes = await readMultipart<StoreOutcome>(body, boundary, async (part) => {
+      const type = part.headers['content-type']?.split(';')[0].trim().toLowerCase();
+      if (type && type !== DICOM) {
+        part.body.resume();
+        return { stored: false, failureReason: FailureReason.cannotUnderstand, message: `Part Content-Type ${type} is not ${DICOM}` };
+      }
+      return storeInstance(storeDeps, part.body, expectedStudy);
+    });
+    if (outcomes.length === 0) throw new HurenError(400, 'no_instances', 'The multipart body contains no DICOM instances');
+
+    for (const o of outcomes) {
+      metrics.stowInstances.inc({ outcome: o.stored ? (o.duplicate ? 'duplicate' : 'stored') : 'failed' });
+      if (!o.stored) logger.info({ sopInstanceUid: o.sopInstanceUid, failureReason: o.failureReason, reason: o.message }, 'instance not stored');
+    }
+    const stored = outcomes.filter((o) => o.stored);
+    if (stored.length === 0 && outcomes.some((o) => !o.stored && o.unavailable)) {
+      throw new HurenError(503, 'storage_unavailable', 'Storage or database cannot make instances durable now; retry later / 存储暂不可用，请稍后重试');
+    }
+    const status = stored.length === outcomes.length ? 200 : stored.length > 0 ? 202 : 409;
+    res
+      .status(status)
+      .type('application/dicom+json')
+      .send(JSON.stringify(stowResponse(outcomes, dicomwebBase(config, req), expectedStudy)));
+  };
+}
+
+/** Content-Type and declared size, checked before any body byte is read (also on Expect: 100-continue). */
+export function checkStowRequest(req: Request, maxBytes: number): { boundary: string } {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new HurenError(413, 'request_too_large', `Request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+  }
+  return parseMultipartRelatedContentType(req.headers['content-type'], [DICOM]);
+}
+
+function byteLimit(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > maxBytes) return cb(new HurenError(413, 'request_too_large', `Request body exceeds the limit of ${maxBytes} bytes`));
+      cb(null, chunk);
+    },
+  });
+}
+
+type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;
+
+/** The STOW-RS response data set (PS3.18 Table 10.5.3-1). */
+export function stowResponse(outcomes: StoreOutcome[], base: string, requestStudy?: string): DicomJson {
+  const referenced: DicomJson[] = [];
+  const failed: DicomJson[] = [];
+  const studies = new Set<string>();
+  for (const o of outcomes) {
+    if (o.stored) {
+      const id = o.identity;
+      studies.add(id.studyInstanceUid);
+      referenced.push({
+        '00081150': { vr: 'UI', Value: [id.sopClassUid] },
+        '00081155': { vr: 'UI', Value: [id.sopInstanceUid] },
+        '00081190': { vr: 'UR', Value: [instanceUrl(base, id.studyInstanceUid, id.seriesInstanceUid, id.sopInstanceUid)] },
+      });
+    } else {
+      failed.push({
+        ...(o.sopClassUid && { '00081150': { vr: 'UI', Value: [o.sopClassUid] } }),
+        ...(o.sopInstanceUid && { '00081155': { vr: 'UI', Value: [o.sopInstanceUid] } }),
+        '00081197': { vr: 'US', Value: [o.failureReason] },
+      });
+    }
+  }
+  const study = requestStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
+  return {
+    ...(study && { '00081190': { vr: 'UR', Value: [studyUrl(base, study)] } }),
+    ...(failed.length > 0 && { '00081198': { vr: 'SQ', Value: failed } }),
+    ...(referenced.length > 0 && { '00081199': { vr: 'SQ', Value: referenced } }),
+  };
+}

@@ -1,0 +1,38 @@
+import { loadConfig } from '../core/config';
+import { prepareDatabase } from '../core/db-setup';
+import { closeCoreServices, openCoreServices } from '../core/services';
+import { createApp } from './app';
+import { createGatewayMetrics } from './ops/metrics';
+import { createServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const core = await openCoreServices(config, 'huren-gateway', 'producer');
+  await prepareDatabase(core.db, config.HUREN_DB_SCHEMA);
+  const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
+  const server = createServer(createApp(deps), deps);
+  server.listen(config.HUREN_PORT, config.HUREN_HOST, () => {
+    core.logger.info({ port: config.HUREN_PORT }, 'huren gateway listening');
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    core.logger.info({ signal }, 'draining HTTP connections');
+    // Stop accepting, let requests in flight finish (a STOW completes its writes), then close.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await closeCoreServices(core);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

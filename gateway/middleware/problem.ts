@@ -1,0 +1,32 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { HurenError } from '../../core/errors';
+
+/**
+ * The one place errors become responses: a JSON problem {status, code, message}.
+ * Anything that is not a HurenError is logged and answered as a generic 500 without
+ * internals (and counts as a bug to fix).
+ */
+export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  void _next;
+  const problem = toProblem(err);
+  if (problem.status >= 500 && !(err instanceof HurenError)) req.log?.error({ err }, 'unhandled error');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (problem.status === 503) res.setHeader('Retry-After', '5');
+  res.status(problem.status).type('application/problem+json').json(problem);
+};
+
+function toProblem(err: unknown): { status: number; code: string; message: string; details?: Record<string, unknown> } {
+  if (err instanceof HurenError) return { status: err.status, code: err.code, message: err.message, ...(err.details && { details: err.details }) };
+  // Errors raised by Express's own parsers (body-parser, URL decoding) carry a 4xx status.
+  const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
+  const status = e.status ?? e.statusCode;
+  if (status && status >= 400 && status < 500) return { status, code: e.type ?? 'bad_request', message: e.message ?? 'Bad request' };
+  return { status: 500, code: 'internal_error', message: 'Internal error / 内部错误' };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new HurenError(404, 'not_found', `No such resource: ${req.method} ${req.path}`));
+};

@@ -1,0 +1,116 @@
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../core/config';
+import { prepareDatabase } from '../../core/db-setup';
+import { closeCoreServices, openCoreServices, type CoreServices } from '../../core/services';
+import { createApp } from '../../gateway/app';
+import { createGatewayMetrics } from '../../gateway/ops/metrics';
+import { createServer } from '../../gateway/server';
+import { startWorkers, type RunningWorkers } from '../../workers/start';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './services';
+
+export interface TestGateway {
+  baseUrl: string;
+  dicomweb: string;
+  core: CoreServices;
+  workers?: RunningWorkers;
+  /** Resolves once `n` instances of the study are indexed (or rejects after `timeoutMs`). */
+  waitForIndexed(studyInstanceUid: string, n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real gateway (HTTP on a loopback port) and, unless `workers: false`, in-process BullMQ
+ * workers, on the local PostgreSQL (own schema), Redis (own prefix) and a temp directory.
+ */
+export async function startTestGateway(opts: { env?: Record<string, string>; workers?: boolean } = {}): Promise<TestGateway> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'huren-test-'));
+  const schema = uniqueName('huren_t');
+  const config = loadConfig({
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    HUREN_DB_SCHEMA: schema,
+    HUREN_QUEUE_PREFIX: uniqueName('huren-test'),
+    HUREN_DATA_DIR: dataDir,
+    HUREN_STUDY_STABLE_SECONDS: '1',
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const core = await openCoreServices(config, 'test', 'worker');
+  await prepareDatabase(core.db, schema);
+  const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
+  const server = createServer(createApp(deps), deps);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const workers = opts.workers === false ? undefined : await startWorkers(core);
+
+  return {
+    baseUrl,
+    dicomweb: `${baseUrl}/dicomweb`,
+    core,
+    workers,
+    async waitForIndexed(study, n, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [{ count }] = await core.db('instance').where({ study_instance_uid: study, status: 'indexed' }).count({ count: '*' });
+        if (Number(count) >= n) return;
+        if (Date.now() > deadline) throw new Error(`only ${count}/${n} instances of ${study} indexed after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await workers?.close();
+      const obliterate = core.queues.all().map((q) => q.obliterate({ force: true }).catch(() => undefined));
+      await Promise.all(obliterate);
+      await core.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+      await closeCoreServices(core);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface PartInput {
+  body: Buffer;
+  contentType?: string;
+}
+
+/** A multipart/related body as a PACS would send it. */
+export function multipartBody(parts: Array<Buffer | PartInput>, boundary = 'huren-test-boundary'): { body: Buffer; contentType: string } {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    const part = Buffer.isBuffer(p) ? { body: p } : p;
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType ?? 'application/dicom'}\r\n\r\n`), part.body, Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+}
+
+/** Splits a multipart/related response body into its parts (headers + bytes). */
+export function parseMultipartResponse(body: Buffer, contentType: string): Array<{ headers: Record<string, string>; body: Buffer }> {
+  const boundary = /boundary=("?)([^";]+)\1/.exec(contentType)?.[2];
+  if (!boundary) throw new Error(`no boundary in ${contentType}`);
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: Array<{ headers: Record<string, string>; body: Buffer }> = [];
+  let pos = body.indexOf(delimiter);
+  while (pos !== -1) {
+    const start = pos + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const headerEnd = body.indexOf('\r\n\r\n', start);
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headerEnd);
+    const headers: Record<string, string> = {};
+    for (const line of body
+      .subarray(start + 2, headerEnd)
+      .toString()
+      .split('\r\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    parts.push({ headers, body: body.subarray(headerEnd + 4, next) });
+    pos = next + 2;
+  }
+  return parts;
+}

@@ -1,0 +1,60 @@
+import { Worker, type Job } from 'bullmq';
+import { execIndexInstance, type IndexInstanceData } from '../core/jobs/index-instance';
+import { execReconcile } from '../core/jobs/reconcile';
+import { enqueueStudyStable, execStudyStable, type StudyStableData } from '../core/jobs/study-stable';
+import { QueueName } from '../core/queue/names';
+import type { CoreServices } from '../core/services';
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs; jobs in progress finish first (BullMQ graceful close). */
+  close(): Promise<void>;
+}
+
+const RECONCILE_EVERY_MS = 60_000;
+
+/** Starts one BullMQ worker per queue in this process. Any number of such processes may run. */
+export async function startWorkers(core: CoreServices): Promise<RunningWorkers> {
+  const { config, db, store, queues, redis, logger } = core;
+  const connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+  const common = { connection, prefix: config.HUREN_QUEUE_PREFIX };
+  const quietMs = config.HUREN_STUDY_STABLE_SECONDS * 1000;
+
+  const index = new Worker(
+    QueueName.indexInstance,
+    (job: Job<IndexInstanceData>) => execIndexInstance({ db, store, onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs) }, job.data),
+    { ...common, concurrency: config.HUREN_WORKER_CONCURRENCY },
+  );
+
+  const stable = new Worker(
+    QueueName.studyStable,
+    async (job: Job<StudyStableData>) => {
+      const outcome = await execStudyStable({ db, quietMs, onStable: [] }, job.data);
+      if (outcome === 'not_quiet') await enqueueStudyStable(queues.studyStable, job.data.studyInstanceUid, quietMs);
+      if (outcome === 'stable') logger.info({ studyInstanceUid: job.data.studyInstanceUid }, 'study stable');
+      return outcome;
+    },
+    { ...common, concurrency: 4 },
+  );
+
+  const maintenance = new Worker(
+    QueueName.maintenance,
+    () => execReconcile({ db, store, indexQueue: queues.indexInstance, jobAttempts: config.HUREN_JOB_ATTEMPTS, graceMs: 5 * 60_000, batchSize: 1000 }),
+    { ...common, concurrency: 1 },
+  );
+  await queues.maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' });
+
+  const workers = [index, stable, maintenance];
+  for (const w of workers) {
+    // Reasons are kept on the failed job (bull-board shows them); log UIDs only.
+    w.on('failed', (job, err) => logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => logger.error({ queue: w.name, err: err.message }, 'worker error'));
+  }
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
