@@ -16,20 +16,80 @@ interface SampleStudy {
 const samples: SampleStudy[] = [
   {
     label: 'CT 胸部平扫 / chest CT (GB18030 name 张伟)',
-    series: [{ count: 24, opts: { modality: 'CT', patientName: '张伟', patientId: 'SAMPLE-001', charset: 'GB18030', studyDescription: '胸部CT平扫', bodyPartExamined: 'CHEST', rows: 256, columns: 256 } }],
+    series: [
+      {
+        count: 24,
+        opts: {
+          modality: 'CT',
+          patientName: '张伟',
+          patientId: 'SAMPLE-001',
+          charset: 'GB18030',
+          studyDescription: '胸部CT平扫',
+          bodyPartExamined: 'CHEST',
+          rows: 256,
+          columns: 256,
+        },
+      },
+    ],
   },
   {
     label: 'DR 胸部正侧位 / chest PA + lateral',
     series: [
-      { count: 1, opts: { modality: 'DX', patientName: 'LI^NA', patientId: 'SAMPLE-002', studyDescription: 'DX CHEST PA/LAT', bodyPartExamined: 'CHEST', rows: 512, columns: 512, extra: { ViewPosition: 'PA' } } },
-      { count: 1, opts: { modality: 'DX', patientName: 'LI^NA', patientId: 'SAMPLE-002', studyDescription: 'DX CHEST PA/LAT', bodyPartExamined: 'CHEST', rows: 512, columns: 512, extra: { ViewPosition: 'LL' } } },
+      {
+        count: 1,
+        opts: {
+          modality: 'DX',
+          patientName: 'LI^NA',
+          patientId: 'SAMPLE-002',
+          studyDescription: 'DX CHEST PA/LAT',
+          bodyPartExamined: 'CHEST',
+          rows: 512,
+          columns: 512,
+          extra: { ViewPosition: 'PA' },
+        },
+      },
+      {
+        count: 1,
+        opts: {
+          modality: 'DX',
+          patientName: 'LI^NA',
+          patientId: 'SAMPLE-002',
+          studyDescription: 'DX CHEST PA/LAT',
+          bodyPartExamined: 'CHEST',
+          rows: 512,
+          columns: 512,
+          extra: { ViewPosition: 'LL' },
+        },
+      },
     ],
   },
   {
     label: 'MR 腰椎平扫 / lumbar spine MR (UTF-8 name 王芳)',
     series: [
-      { count: 12, opts: { modality: 'MR', patientName: '王芳', patientId: 'SAMPLE-003', charset: 'ISO_IR 192', studyDescription: '腰椎MRI平扫', bodyPartExamined: 'LSPINE', extra: { SeriesDescription: 'T2_TSE_SAG' } } },
-      { count: 12, opts: { modality: 'MR', patientName: '王芳', patientId: 'SAMPLE-003', charset: 'ISO_IR 192', studyDescription: '腰椎MRI平扫', bodyPartExamined: 'LSPINE', extra: { SeriesDescription: 'T1_TSE_SAG' } } },
+      {
+        count: 12,
+        opts: {
+          modality: 'MR',
+          patientName: '王芳',
+          patientId: 'SAMPLE-003',
+          charset: 'ISO_IR 192',
+          studyDescription: '腰椎MRI平扫',
+          bodyPartExamined: 'LSPINE',
+          extra: { SeriesDescription: 'T2_TSE_SAG' },
+        },
+      },
+      {
+        count: 12,
+        opts: {
+          modality: 'MR',
+          patientName: '王芳',
+          patientId: 'SAMPLE-003',
+          charset: 'ISO_IR 192',
+          studyDescription: '腰椎MRI平扫',
+          bodyPartExamined: 'LSPINE',
+          extra: { SeriesDescription: 'T1_TSE_SAG' },
+        },
+      },
     ],
   },
 ];
@@ -51,7 +111,9 @@ async function push(study: SampleStudy, index: number): Promise<void> {
 async function main(): Promise<void> {
   console.log(`Pushing ${samples.length} sample studies to ${base} / 正在推送示例检查`);
   for (const [i, s] of samples.entries()) await push(s, i);
-  console.log(`\nDone / 完成. Query them / 查询:\n  curl '${base}/dicomweb/studies?PatientID=SAMPLE-*'\n  curl '${base}/dicomweb/studies?PatientName=${encodeURIComponent('*张*')}'`);
+  console.log(
+    `\nDone / 完成. Query them / 查询:\n  curl '${base}/dicomweb/studies?PatientID=SAMPLE-*'\n  curl '${base}/dicomweb/studies?PatientName=${encodeURIComponent('*张*')}'`,
+  );
 }
 
 main().catch((err) => {
