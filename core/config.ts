@@ -43,6 +43,8 @@ export const configSchema = z.object({
   /** A study is "stable" once no instance has arrived for this long. */
   HUREN_STUDY_STABLE_SECONDS: z.coerce.number().int().positive().default(60),
   HUREN_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Port of the worker's own /metrics endpoint (0 = a free port). */
+  HUREN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   HUREN_JOB_ATTEMPTS: z.coerce.number().int().positive().default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

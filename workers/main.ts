@@ -1,6 +1,7 @@
 import { loadConfig } from '../core/config';
 import { prepareDatabase } from '../core/db-setup';
 import { closeCoreServices, openCoreServices } from '../core/services';
+import { serveWorkerMetrics } from './metrics';
 import { startWorkers } from './start';
 
 async function main(): Promise<void> {
@@ -8,6 +9,7 @@ async function main(): Promise<void> {
   const core = await openCoreServices(config, 'huren-worker', 'worker');
   await prepareDatabase(core.db, config.HUREN_DB_SCHEMA);
   const running = await startWorkers(core);
+  const metrics = serveWorkerMetrics(running.workers, config.HUREN_WORKER_METRICS_PORT, config.HUREN_HOST);
   core.logger.info({ concurrency: config.HUREN_WORKER_CONCURRENCY }, 'huren worker started');
 
   let stopping = false;
@@ -15,6 +17,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     core.logger.info({ signal }, 'finishing jobs in progress');
+    metrics.close();
     await running.close();
     await closeCoreServices(core);
     process.exit(0);

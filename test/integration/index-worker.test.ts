@@ -1,0 +1,125 @@
+import { Queue, UnrecoverableError } from 'bullmq';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { beginUpload, recordInstance } from '../../core/ingest/record';
+import { execIndexInstance } from '../../core/jobs/index-instance';
+import { execReconcile } from '../../core/jobs/reconcile';
+import { execStudyStable } from '../../core/jobs/study-stable';
+import { readPart10Header } from '../../core/dicom/part10-header';
+import { FsObjectStore } from '../../core/storage/fs-store';
+import { makeInstance, randomUid } from '../support/dicom-factory';
+import { createTestDb, TEST_REDIS_URL, uniqueName, type TestDb } from '../support/services';
+
+/** The index job's exec function on the real database and a real store, without a queue in between. */
+describe('index-instance, study-stable and reconcile jobs', () => {
+  let t: TestDb;
+  let dir: string;
+  let store: FsObjectStore;
+  let queue: Queue;
+  const indexed: string[] = [];
+  const deps = () => ({ db: t.db, store, onIndexed: async (study: string) => void indexed.push(study) });
+
+  beforeAll(async () => {
+    t = await createTestDb();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'huren-index-'));
+    store = new FsObjectStore(dir);
+    queue = new Queue('index-instance', { connection: { url: TEST_REDIS_URL }, prefix: uniqueName('huren-test') });
+  });
+  afterAll(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await t.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What STOW does for one instance: object written, row recorded as received. */
+  async function receive(part10: Buffer): Promise<{ sop: string; version: number }> {
+    const header = readPart10Header(part10);
+    if (header === 'incomplete') throw new Error('incomplete');
+    const upload = await beginUpload(t.db, header);
+    await store.put(upload.objectKey, Readable.from([part10]));
+    const outcome = await recordInstance(
+      t.db,
+      upload.uploadId,
+      header,
+      { objectKey: upload.objectKey, sizeBytes: part10.length, sha256: 'x'.repeat(64) },
+      'replace',
+    );
+    if (outcome.kind !== 'created') throw new Error(outcome.kind);
+    return { sop: header.sopInstanceUid, version: outcome.version };
+  }
+
+  it('keeps study and series aggregates exact under concurrent jobs of one study', async () => {
+    const study = randomUid();
+    const series = [randomUid(), randomUid()];
+    const received = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        receive(makeInstance({ studyInstanceUid: study, seriesInstanceUid: series[i % 2], modality: i % 2 ? 'MR' : 'CT', instanceNumber: i + 1 })),
+      ),
+    );
+    await Promise.all(received.map((r) => execIndexInstance(deps(), { sopInstanceUid: r.sop, version: r.version })));
+
+    const row = await t.db('study').where({ study_instance_uid: study }).first();
+    expect(row.number_of_study_related_instances).toBe(20);
+    expect(row.number_of_study_related_series).toBe(2);
+    expect(row.modalities_in_study).toEqual(['CT', 'MR']);
+    const counts = await t.db('series').where({ study_instance_uid: study }).select('number_of_series_related_instances');
+    expect(counts.map((c) => c.number_of_series_related_instances)).toEqual([10, 10]);
+    expect(indexed.filter((s) => s === study)).toHaveLength(20);
+  });
+
+  it('is idempotent: a retried or outdated job changes nothing', async () => {
+    const { sop, version } = await receive(makeInstance());
+    expect(await execIndexInstance(deps(), { sopInstanceUid: sop, version })).toBe('indexed');
+    expect(await execIndexInstance(deps(), { sopInstanceUid: sop, version })).toBe('skipped');
+    expect(await execIndexInstance(deps(), { sopInstanceUid: sop, version: version + 1 })).toBe('skipped');
+  });
+
+  it('fails unrecoverably, with the reason kept, for an object that cannot be parsed', async () => {
+    const part10 = makeInstance();
+    const { sop, version } = await receive(part10);
+    const row = await t.db('instance').where({ sop_instance_uid: sop }).first();
+    await store.put(row.object_key, Readable.from([part10.subarray(0, 600)]));
+    await expect(execIndexInstance(deps(), { sopInstanceUid: sop, version })).rejects.toBeInstanceOf(UnrecoverableError);
+    expect((await t.db('instance').where({ sop_instance_uid: sop }).first()).index_error).toMatch(/truncated|ends/i);
+    await expect(execIndexInstance(deps(), { sopInstanceUid: randomUid(), version: 1 })).rejects.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('marks a study stable only after the quiet period', async () => {
+    const study = randomUid();
+    const { sop, version } = await receive(makeInstance({ studyInstanceUid: study }));
+    await execIndexInstance(deps(), { sopInstanceUid: sop, version });
+    const hooked: string[] = [];
+    const stable = (quietMs: number) => execStudyStable({ db: t.db, quietMs, onStable: [async (s) => void hooked.push(s)] }, { studyInstanceUid: study });
+    expect(await stable(60_000)).toBe('not_quiet');
+    expect(await stable(1)).toBe('stable');
+    expect(hooked).toEqual([study]);
+    expect(await execStudyStable({ db: t.db, quietMs: 1, onStable: [] }, { studyInstanceUid: randomUid() })).toBe('unknown');
+  });
+
+  it('re-enqueues received-but-unindexed instances and removes objects of uploads that never committed', async () => {
+    const { sop, version } = await receive(makeInstance());
+    await t
+      .db('instance')
+      .where({ sop_instance_uid: sop })
+      .update({ received_at: new Date(Date.now() - 3_600_000) });
+
+    const header = readPart10Header(makeInstance());
+    if (header === 'incomplete') throw new Error('incomplete');
+    const orphan = await beginUpload(t.db, header);
+    await store.put(orphan.objectKey, Readable.from([Buffer.from('partial')]));
+    await t
+      .db('upload')
+      .where({ id: orphan.uploadId })
+      .update({ created_at: new Date(Date.now() - 3_600_000) });
+
+    const result = await execReconcile({ db: t.db, store, indexQueue: queue, jobAttempts: 3, graceMs: 60_000, batchSize: 100 });
+    expect(result.reenqueued).toBeGreaterThanOrEqual(1);
+    expect(result.orphansRemoved).toBe(1);
+    expect(await queue.getJob(`${sop}-v${version}`)).toBeDefined();
+    expect(await store.stat(orphan.objectKey)).toBeUndefined();
+    expect(await t.db('upload').where({ id: orphan.uploadId })).toHaveLength(0);
+  });
+});
