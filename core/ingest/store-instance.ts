@@ -112,10 +112,16 @@ export async function storeInstance(deps: StoreInstanceDeps, body: Readable, exp
   };
   // One generator from the first bytes to the last: an error of the request stream (client
   // gone, broken framing) or the size limit surfaces in the store's read and fails the put.
+  let sourceError: unknown;
+  const next = () =>
+    chunks.next().catch((err: unknown) => {
+      sourceError = err;
+      throw err;
+    });
   const bytes = Readable.from(
     (async function* () {
       for (const chunk of head) yield account(chunk);
-      for (let r = await chunks.next(); !r.done; r = await chunks.next()) yield account(r.value);
+      for (let r = await next(); !r.done; r = await next()) yield account(r.value);
     })(),
   );
 
@@ -126,7 +132,8 @@ export async function storeInstance(deps: StoreInstanceDeps, body: Readable, exp
     await deps.store.delete(upload.objectKey).catch(() => undefined);
     await abandonUpload(deps.db, upload.uploadId).catch(() => undefined);
     if (err instanceof PartTooLargeError) return failed(FailureReason.outOfResources, err.message);
-    if (body.errored || body.destroyed) throw body.errored ?? err;
+    // The request broke off: the whole request fails (readMultipart reports why).
+    if (sourceError) throw sourceError;
     return failed(FailureReason.outOfResources, 'Storage cannot make the instance durable now', true);
   }
 

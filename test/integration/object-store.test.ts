@@ -4,23 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FsObjectStore, ObjectNotFoundError, S3ObjectStore, type ObjectStore } from '../../core/storage';
+import { startS3rver } from '../support/s3rver';
 
 /**
  * One contract, run against both drivers: the fs driver in a fresh temp dir, the S3 driver
  * against a real s3rver (in-process S3 emulator) through the real minio client.
  */
-
-// s3rver ships no type declarations; this is the part of its API the tests use.
-interface S3rverOptions {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  configureBuckets?: Array<{ name: string }>;
-}
-type S3rverCtor = new (options: S3rverOptions) => { run(): Promise<{ port: number }>; close(): Promise<void> };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver') as S3rverCtor;
 
 const MiB = 1024 * 1024;
 const BIG = 20_000_000; // over the S3 driver's 16 MiB part size: a two-part multipart upload
@@ -34,21 +23,6 @@ interface Harness {
 
 const tempDir = (prefix: string) => mkdtemp(path.join(os.tmpdir(), `huren-${prefix}-`));
 const bucketName = () => `huren-test-${process.pid}-${randomBytes(4).toString('hex')}`;
-
-async function startS3rver(buckets: string[] = []) {
-  const directory = await tempDir('s3rver');
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
-  const { port } = await server.run();
-  let running = true;
-  return {
-    port,
-    async stop() {
-      if (running) await server.close();
-      running = false;
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
-}
 
 function s3Store(port: number, bucket: string): S3ObjectStore {
   // s3rver accepts this fixed key pair.
