@@ -18,8 +18,17 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   res.status(problem.status).type('application/problem+json').json(problem);
 };
 
+/** Connection-level failures of PostgreSQL (or the pool): a retryable 503, not a bug. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return UNAVAILABLE_CODES.has(e.code ?? '') || e.name === 'KnexTimeoutError';
+}
+
 function toProblem(err: unknown): { status: number; code: string; message: string; details?: Record<string, unknown> } {
   if (err instanceof HurenError) return { status: err.status, code: err.code, message: err.message, ...(err.details && { details: err.details }) };
+  if (isUnavailable(err))
+    return { status: 503, code: 'database_unavailable', message: 'The database is not reachable now; retry later / 数据库暂不可用，请稍后重试' };
   // Errors raised by Express's own parsers (body-parser, URL decoding) carry a 4xx status.
   const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
   const status = e.status ?? e.statusCode;

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { loadConfig } from '../../core/config';
+import { createDb } from '../../core/db';
+import { createJobQueues } from '../../core/jobs/queues';
+import { createLogger } from '../../core/logger';
+import { createRedis } from '../../core/queue/connection';
+import { FsObjectStore } from '../../core/storage/fs-store';
+import { createApp } from '../../gateway/app';
+import { createGatewayMetrics } from '../../gateway/ops/metrics';
+import { makeInstance } from '../support/dicom-factory';
+import { multipartBody } from '../support/gateway';
+import { TEST_REDIS_URL, uniqueName } from '../support/services';
+
+/** PostgreSQL unreachable: requests get a retryable 503, STOW never acknowledges anything. */
+describe('when PostgreSQL is unreachable', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'huren-nodb-'));
+  // Port 1 on loopback: nothing listens there, connections are refused at once.
+  const db = createDb({ url: 'postgres://postgres@127.0.0.1:1/none', schema: 'public', poolMax: 2 });
+  const redis = createRedis(TEST_REDIS_URL, 'producer');
+  const queues = createJobQueues(redis, uniqueName('huren-test'));
+  const config = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
+  const app = createApp({
+    config,
+    db,
+    store: new FsObjectStore(dir),
+    redis,
+    queues,
+    logger: createLogger('silent', 'test'),
+    metrics: createGatewayMetrics(queues),
+  });
+
+  afterAll(async () => {
+    await queues.close();
+    await db.destroy();
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers QIDO-RS with 503 and Retry-After', async () => {
+    const res = await request(app).get('/dicomweb/studies?PatientID=X');
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(res.body).toMatchObject({ status: 503, code: 'database_unavailable' });
+  });
+
+  it('answers STOW-RS with 503 and leaves no object behind', async () => {
+    const { body, contentType } = multipartBody([makeInstance()]);
+    const res = await request(app).post('/dicomweb/studies').set('Content-Type', contentType).send(body);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ status: 503 });
+  });
+
+  it('reports not ready', async () => {
+    const res = await request(app).get('/readyz');
+    expect(res.status).toBe(503);
+    expect(res.body.checks.postgres).not.toBe('ok');
+  });
+});
