@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -7,6 +8,14 @@ import { z } from 'zod';
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const bytes = z.coerce.number().int().positive();
+
+/** A 256-bit key as base64 (`openssl rand -base64 32`). */
+const key256 = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9+/]{43}=$/, {
+    error: 'must be 32 random bytes in base64, e.g. from `openssl rand -base64 32` / 须为 32 字节随机数的 base64 编码',
+  });
 
 export const configSchema = z.object({
   HUREN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -46,16 +55,44 @@ export const configSchema = z.object({
   /** Port of the worker's own /metrics endpoint (0 = a free port). */
   HUREN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   HUREN_JOB_ATTEMPTS: z.coerce.number().int().positive().default(8),
+  /** How often a worker runs the reconciliation sweep (core/jobs/reconcile.ts). */
+  HUREN_RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().positive().default(60),
+  /** How long an instance may stay received-but-unindexed, or an upload unfinished, before the sweep acts. */
+  HUREN_RECONCILE_GRACE_SECONDS: z.coerce.number().int().positive().default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** HMAC-SHA256 key of the national-ID lookup hash (docs/patient-identity.md). */
+  HUREN_PATIENT_ID_HASH_KEY: key256.optional(),
+  /** AES-256-GCM key encrypting national IDs at rest. */
+  HUREN_PATIENT_ID_ENCRYPTION_KEY: key256.optional(),
+  /** Lets a compiled build run without the two keys above, on dev keys under HUREN_DATA_DIR/secrets. */
+  HUREN_DEV_KEYS: bool.default(false),
+  /** IssuerOfPatientID value(s), comma-separated, marking a 居民身份证号 in OtherPatientIDsSequence. */
+  HUREN_NATIONAL_ID_ISSUER: z.string().min(1).default('RESIDENT_ID'),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Compiled builds (dist/…/*.js) are what production runs; tsx and ts-jest run the .ts sources. */
+const COMPILED_BUILD = path.extname(__filename) === '.js';
+
+/**
+ * `production` (default: running a compiled build) makes the patient-identity keys required:
+ * a deployment that forgot them must not start and silently skip national IDs, nor invent
+ * keys that its other processes do not share. HUREN_DEV_KEYS=true opts out explicitly.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { production?: boolean } = {}): Config {
   const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid configuration / 配置无效:\n${lines.join('\n')}`);
+  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  if (parsed.success) {
+    const c = parsed.data;
+    const keys = [c.HUREN_PATIENT_ID_HASH_KEY, c.HUREN_PATIENT_ID_ENCRYPTION_KEY].filter(Boolean).length;
+    if (keys === 1) lines.push('  HUREN_PATIENT_ID_HASH_KEY, HUREN_PATIENT_ID_ENCRYPTION_KEY: set both or neither / 须同时设置或都不设置');
+    if (keys === 0 && (opts.production ?? COMPILED_BUILD) && !c.HUREN_DEV_KEYS) {
+      lines.push(
+        '  HUREN_PATIENT_ID_HASH_KEY, HUREN_PATIENT_ID_ENCRYPTION_KEY: required in production (or HUREN_DEV_KEYS=true outside production) / 生产环境必须设置',
+      );
+    }
   }
+  if (!parsed.success || lines.length) throw new Error(`Invalid configuration / 配置无效:\n${lines.join('\n')}`);
   return parsed.data;
 }

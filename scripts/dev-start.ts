@@ -9,6 +9,7 @@ import { mkdirSync, chownSync } from 'node:fs';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { loadConfig } from '../core/config';
+import { loadOrCreateDevKeys } from '../core/recognition/patient-keys';
 
 const root = path.resolve(__dirname, '..');
 const children: ChildProcess[] = [];
@@ -113,6 +114,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const env = { ...process.env };
   env.DATABASE_URL ??= await startPostgres(config.HUREN_DATA_DIR);
+  // Dev patient-identity keys, made once here so gateway and worker share them (docs/patient-identity.md).
+  if (!env.HUREN_PATIENT_ID_HASH_KEY && !env.HUREN_PATIENT_ID_ENCRYPTION_KEY) {
+    Object.assign(env, loadOrCreateDevKeys(path.resolve(config.HUREN_DATA_DIR, 'secrets')));
+  }
   await ensureRedis(config.REDIS_URL, config.HUREN_DATA_DIR);
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));

@@ -19,6 +19,8 @@ export interface Part10Header {
   studyInstanceUid: string;
   seriesInstanceUid: string;
   transferSyntaxUid: string;
+  /** (0002,0016) when present: the AE that wrote the file, used to attribute the sender. */
+  sourceApplicationEntityTitle?: string;
 }
 
 export interface TransferSyntax {
@@ -146,6 +148,7 @@ const TAG = {
   mediaStorageSopClassUid: 0x00020002,
   mediaStorageSopInstanceUid: 0x00020003,
   transferSyntaxUid: 0x00020010,
+  sourceApplicationEntityTitle: 0x00020016,
   sopClassUid: 0x00080016,
   sopInstanceUid: 0x00080018,
   studyInstanceUid: 0x0020000d,
@@ -264,7 +267,7 @@ function readFileMeta(buf: Buffer): FileMeta {
       end = cur.pos + 4;
       end += cur.u32();
       if (end - 132 > MAX_META_VALUE) throw invalid('File meta information group length is implausibly large');
-    } else if (header.vr === 'UI') {
+    } else if (header.vr === 'UI' || (tag === TAG.sourceApplicationEntityTitle && header.vr === 'AE')) {
       values.set(tag, trimUid(cur.text(header.length)));
     } else {
       cur.skip(header.length);
@@ -335,12 +338,14 @@ function decide(meta: Map<number, string>, found: Map<number, string>, transferS
       `SOPInstanceUID ${sopInstanceUid} in the data set differs from MediaStorageSOPInstanceUID ${mediaSopInstance} in the file meta information`,
     );
   }
+  const sourceAe = meta.get(TAG.sourceApplicationEntityTitle);
   return {
     sopClassUid,
     sopInstanceUid,
     studyInstanceUid: checkUid(found.get(TAG.studyInstanceUid), 'StudyInstanceUID (0020,000D)'),
     seriesInstanceUid: checkUid(found.get(TAG.seriesInstanceUid), 'SeriesInstanceUID (0020,000E)'),
     transferSyntaxUid,
+    ...(sourceAe && { sourceApplicationEntityTitle: sourceAe }),
   };
 }
 

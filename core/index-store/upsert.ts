@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from '../dicom/levels';
 import { dicomDate, firstString, personName, firstInt } from '../dicom/values';
+import { applyRecognition, prepareRecognition, type IndexRecognitionSettings } from '../recognition/at-index';
 
 export interface ParsedInstance {
   dicomJson: Record<string, unknown>;
@@ -8,6 +9,8 @@ export interface ParsedInstance {
   frames: unknown;
   /** tag path → [offset, length] of values replaced by a BulkDataURI. */
   bulkdata?: Record<string, [number, number]>;
+  /** The Part 10 file meta, from readInstance: its SourceApplicationEntityTitle attributes the sender. */
+  header?: { sourceApplicationEntityTitle?: string };
 }
 
 interface InstanceRow {
@@ -23,8 +26,14 @@ interface InstanceRow {
  * serialises concurrent jobs of the same study, so each recount sees the others' rows
  * and the aggregates stay exact; the fixed lock order (study, series, instance) avoids
  * deadlocks.
+ * `recognition` says how national IDs are read and protected (indexRecognitionSettings(config)).
  */
-export async function upsertIndexedInstance(trx: Knex.Transaction, row: InstanceRow, parsed: ParsedInstance): Promise<void> {
+export async function upsertIndexedInstance(
+  trx: Knex.Transaction,
+  row: InstanceRow,
+  parsed: ParsedInstance,
+  recognitionSettings: IndexRecognitionSettings,
+): Promise<void> {
   const ds = parsed.naturalized;
   const studyUid = row.study_instance_uid;
   const seriesUid = row.series_instance_uid;
@@ -35,6 +44,17 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
     patient_birth_date: firstString(ds.PatientBirthDate) ?? null,
     patient_sex: firstString(ds.PatientSex) ?? null,
   };
+  // The stored JSON leaves the national ID out; the patient's own PatientID/Issuer stay as sent.
+  const recognition = prepareRecognition(
+    {
+      dicomJson: parsed.dicomJson,
+      institutionName: firstString(ds.InstitutionName),
+      issuerOfPatientId: issuer,
+      sourceAeTitle: parsed.header?.sourceApplicationEntityTitle,
+    },
+    recognitionSettings,
+  );
+  const dicomJson = recognition.dicomJson;
 
   const [patient] = await trx('patient')
     .insert({ patient_id: patientId, issuer_of_patient_id: issuer, ...patientFields })
@@ -56,7 +76,7 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
       study_description: firstString(ds.StudyDescription) ?? null,
       referring_physician_name: personName(ds.ReferringPhysicianName),
       institution_name: firstString(ds.InstitutionName) ?? null,
-      attributes: pickAttributes(parsed.dicomJson, STUDY_LEVEL_TAGS),
+      attributes: pickAttributes(dicomJson, STUDY_LEVEL_TAGS),
     })
     .onConflict('study_instance_uid')
     .merge([
@@ -75,6 +95,12 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
       'institution_name',
       'attributes',
     ]);
+  await applyRecognition(trx, recognitionSettings, recognition, {
+    studyInstanceUid: studyUid,
+    patientPk: patient.id,
+    patientSex: patientFields.patient_sex,
+    patientBirthDate: patientFields.patient_birth_date,
+  });
 
   await trx('series')
     .insert({
@@ -87,7 +113,7 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
       laterality: firstString(ds.Laterality) ?? null,
       performed_procedure_step_start_date: dicomDate(ds.PerformedProcedureStepStartDate),
       performed_procedure_step_start_time: firstString(ds.PerformedProcedureStepStartTime) ?? null,
-      attributes: pickAttributes(parsed.dicomJson, SERIES_LEVEL_TAGS),
+      attributes: pickAttributes(dicomJson, SERIES_LEVEL_TAGS),
     })
     .onConflict('series_instance_uid')
     .merge([
@@ -108,7 +134,7 @@ export async function upsertIndexedInstance(trx: Knex.Transaction, row: Instance
       status: 'indexed',
       instance_number: firstInt(ds.InstanceNumber),
       number_of_frames: firstInt(ds.NumberOfFrames) ?? 1,
-      metadata: parsed.dicomJson,
+      metadata: dicomJson,
       frames: parsed.frames === null ? null : JSON.stringify(parsed.frames),
       bulkdata: parsed.bulkdata ?? {},
       index_error: null,

@@ -6,6 +6,7 @@ import { readInstance } from '../dicom/read-instance';
 import { instanceBulkDataPath } from '../dicom/bulkdata';
 import type { ObjectStore } from '../storage/object-store';
 import { upsertIndexedInstance } from '../index-store/upsert';
+import type { IndexRecognitionSettings } from '../recognition/at-index';
 
 /** Payload: identifiers only, never patient data. */
 export interface IndexInstanceData {
@@ -16,6 +17,8 @@ export interface IndexInstanceData {
 export interface IndexInstanceDeps {
   db: Db;
   store: ObjectStore;
+  /** How national IDs are read and protected at index time. */
+  recognition: IndexRecognitionSettings;
   /** Called after the instance is queryable (debounces the study-stable event). */
   onIndexed(studyInstanceUid: string): Promise<void>;
 }
@@ -58,7 +61,7 @@ export async function execIndexInstance(deps: IndexInstanceDeps, data: IndexInst
     throw new UnrecoverableError(`Instance ${row.sop_instance_uid} cannot be parsed: ${err.message}`);
   }
 
-  await deps.db.transaction((trx) => upsertIndexedInstance(trx, row, { ...parsed, bulkdata }));
+  await deps.db.transaction((trx) => upsertIndexedInstance(trx, row, { ...parsed, bulkdata }, deps.recognition));
   await deps.onIndexed(row.study_instance_uid);
   return 'indexed';
 }

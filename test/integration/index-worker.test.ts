@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { beginUpload, recordInstance } from '../../core/ingest/record';
 import { execIndexInstance } from '../../core/jobs/index-instance';
+import { WITHOUT_NATIONAL_IDS } from '../../core/recognition/at-index';
 import { execReconcile } from '../../core/jobs/reconcile';
 import { execStudyStable } from '../../core/jobs/study-stable';
 import { readPart10Header } from '../../core/dicom/part10-header';
@@ -19,7 +20,7 @@ describe('index-instance, study-stable and reconcile jobs', () => {
   let store: FsObjectStore;
   let queue: Queue;
   const indexed: string[] = [];
-  const deps = () => ({ db: t.db, store, onIndexed: async (study: string) => void indexed.push(study) });
+  const deps = () => ({ db: t.db, store, recognition: WITHOUT_NATIONAL_IDS, onIndexed: async (study: string) => void indexed.push(study) });
 
   beforeAll(async () => {
     t = await createTestDb();

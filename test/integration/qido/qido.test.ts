@@ -2,6 +2,7 @@ import express from 'express';
 import request from 'supertest';
 import { loadConfig } from '../../../core/config';
 import { createLogger } from '../../../core/logger';
+import { WITHOUT_NATIONAL_IDS } from '../../../core/recognition/at-index';
 import { upsertIndexedInstance } from '../../../core/index-store/upsert';
 import type { GatewayDeps } from '../../../gateway/deps';
 import { qidoRoutes } from '../../../gateway/dicomweb/qido';
@@ -48,7 +49,7 @@ async function seed(db: Db, ds: Dataset, opts: { indexed?: boolean } = {}): Prom
     sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
   });
   if (opts.indexed === false) return;
-  await db.transaction((trx) => upsertIndexedInstance(trx, row, { dicomJson: dicomJsonOf(ds), naturalized: ds, frames: null }));
+  await db.transaction((trx) => upsertIndexedInstance(trx, row, { dicomJson: dicomJsonOf(ds), naturalized: ds, frames: null }, WITHOUT_NATIONAL_IDS));
 }
 
 const S1 = '1.2.840.99.1';
