@@ -10,6 +10,9 @@ import { retrieveBulkdata, retrieveFrames, retrieveInstances, retrieveMetadata }
 import { healthz, readyz } from './ops/health';
 import { metricsEndpoint, timeTransactions } from './ops/metrics';
 import { notFoundHandler, problemHandler } from './middleware/problem';
+import { institutionsRouter } from './admin/institutions';
+import { patientsRouter } from './recognition/patients';
+import { reportsRouter } from './recognition/reports';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -58,6 +61,9 @@ export function createApp(deps: GatewayDeps): express.Express {
   app.get('/metrics', metricsEndpoint(deps.metrics));
   app.use('/admin/queues', queueBoard(deps));
   app.use('/dicomweb', dicomwebRoutes(deps));
+  app.use('/admin', institutionsRouter(deps));
+  app.use('/recognition', patientsRouter(deps));
+  app.use('/recognition', reportsRouter(deps));
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;

@@ -1,8 +1,10 @@
 import { Worker, type Job } from 'bullmq';
 import { execIndexInstance, type IndexInstanceData } from '../core/jobs/index-instance';
+import { enqueueQuality, execQuality, type QualityData } from '../core/jobs/quality';
 import { execReconcile } from '../core/jobs/reconcile';
 import { enqueueStudyStable, execStudyStable, type StudyStableData } from '../core/jobs/study-stable';
 import { QueueName } from '../core/queue/names';
+import { indexRecognitionSettings } from '../core/recognition/at-index';
 import type { CoreServices } from '../core/services';
 
 export interface RunningWorkers {
@@ -11,25 +13,25 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-const RECONCILE_EVERY_MS = 60_000;
-
 /** Starts one BullMQ worker per queue in this process. Any number of such processes may run. */
 export async function startWorkers(core: CoreServices): Promise<RunningWorkers> {
   const { config, db, store, queues, redis, logger } = core;
   const connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
   const common = { connection, prefix: config.HUREN_QUEUE_PREFIX };
   const quietMs = config.HUREN_STUDY_STABLE_SECONDS * 1000;
+  const recognition = indexRecognitionSettings(config);
 
   const index = new Worker(
     QueueName.indexInstance,
-    (job: Job<IndexInstanceData>) => execIndexInstance({ db, store, onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs) }, job.data),
+    (job: Job<IndexInstanceData>) =>
+      execIndexInstance({ db, store, recognition, onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs) }, job.data),
     { ...common, concurrency: config.HUREN_WORKER_CONCURRENCY },
   );
 
   const stable = new Worker(
     QueueName.studyStable,
     async (job: Job<StudyStableData>) => {
-      const outcome = await execStudyStable({ db, quietMs, onStable: [] }, job.data);
+      const outcome = await execStudyStable({ db, quietMs, onStable: [(study) => enqueueQuality(queues.quality, study)] }, job.data);
       if (outcome === 'not_quiet') await enqueueStudyStable(queues.studyStable, job.data.studyInstanceUid, quietMs);
       if (outcome === 'stable') logger.info({ studyInstanceUid: job.data.studyInstanceUid }, 'study stable');
       return outcome;
@@ -37,14 +39,24 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
     { ...common, concurrency: 4 },
   );
 
+  const quality = new Worker(QueueName.quality, (job: Job<QualityData>) => execQuality({ db }, job.data), { ...common, concurrency: 4 });
+
   const maintenance = new Worker(
     QueueName.maintenance,
-    () => execReconcile({ db, store, indexQueue: queues.indexInstance, jobAttempts: config.HUREN_JOB_ATTEMPTS, graceMs: 5 * 60_000, batchSize: 1000 }),
+    () =>
+      execReconcile({
+        db,
+        store,
+        indexQueue: queues.indexInstance,
+        jobAttempts: config.HUREN_JOB_ATTEMPTS,
+        graceMs: config.HUREN_RECONCILE_GRACE_SECONDS * 1000,
+        batchSize: 1000,
+      }),
     { ...common, concurrency: 1 },
   );
-  await queues.maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' });
+  await queues.maintenance.upsertJobScheduler('reconcile', { every: config.HUREN_RECONCILE_INTERVAL_SECONDS * 1000 }, { name: 'reconcile' });
 
-  const workers = [index, stable, maintenance];
+  const workers = [index, stable, quality, maintenance];
   for (const w of workers) {
     // Reasons are kept on the failed job (bull-board shows them); log UIDs only.
     w.on('failed', (job, err) => logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));

@@ -6,6 +6,8 @@ export interface JobQueues {
   studyStable: Queue;
   /** Repeatable housekeeping (the reconciliation sweep). */
   maintenance: Queue;
+  /** Quality assessment of a stable study (core/jobs/quality.ts). */
+  quality: Queue;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -15,11 +17,13 @@ export function createJobQueues(connection: ConnectionOptions, prefix: string): 
   const indexInstance = new Queue(QueueName.indexInstance, { connection, prefix });
   const studyStable = new Queue(QueueName.studyStable, { connection, prefix });
   const maintenance = new Queue(QueueName.maintenance, { connection, prefix });
-  const all = () => [indexInstance, studyStable, maintenance];
+  const quality = new Queue(QueueName.quality, { connection, prefix });
+  const all = () => [indexInstance, studyStable, maintenance, quality];
   return {
     indexInstance,
     studyStable,
     maintenance,
+    quality,
     all,
     async close() {
       await Promise.all(all().map((q) => q.close()));

@@ -3,5 +3,6 @@ export const QueueName = {
   indexInstance: 'index-instance',
   studyStable: 'study-stable',
   maintenance: 'maintenance',
+  quality: 'quality',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
