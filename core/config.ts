@@ -51,6 +51,17 @@ export const configSchema = z.object({
   HUREN_QIDO_MAX_LIMIT: z.coerce.number().int().positive().default(1000),
   /** A study is "stable" once no instance has arrived for this long. */
   HUREN_STUDY_STABLE_SECONDS: z.coerce.number().int().positive().default(60),
+  /** Catalogs every study is mapped to (comma-separated ids). */
+  HUREN_ENABLED_CATALOGS: z
+    .string()
+    .default('chuanyu-2025,xinjiang,zhejiang-2021')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['chuanyu-2025', 'xinjiang', 'zhejiang-2021'])).min(1)),
   HUREN_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
   /** Port of the worker's own /metrics endpoint (0 = a free port). */
   HUREN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
@@ -68,6 +79,8 @@ export const configSchema = z.object({
   HUREN_DEV_KEYS: bool.default(false),
   /** IssuerOfPatientID value(s), comma-separated, marking a 居民身份证号 in OtherPatientIDsSequence. */
   HUREN_NATIONAL_ID_ISSUER: z.string().min(1).default('RESIDENT_ID'),
+  /** Viewer link per prior in a reminder: `{study}`/`{reminder}` replaced, else the StudyInstanceUID appended (OHIF `…/viewer?StudyInstanceUIDs=`). */
+  HUREN_VIEWER_URL: z.url().optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -13,6 +13,7 @@ import { notFoundHandler, problemHandler } from './middleware/problem';
 import { institutionsRouter } from './admin/institutions';
 import { patientsRouter } from './recognition/patients';
 import { reportsRouter } from './recognition/reports';
+import { classifyRouter } from './recognition/classify';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -64,6 +65,7 @@ export function createApp(deps: GatewayDeps): express.Express {
   app.use('/admin', institutionsRouter(deps));
   app.use('/recognition', patientsRouter(deps));
   app.use('/recognition', reportsRouter(deps));
+  app.use('/recognition', classifyRouter(deps));
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;

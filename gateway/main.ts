@@ -8,7 +8,7 @@ import { createServer } from './server';
 async function main(): Promise<void> {
   const config = loadConfig();
   const core = await openCoreServices(config, 'huren-gateway', 'producer');
-  await prepareDatabase(core.db, config.HUREN_DB_SCHEMA);
+  await prepareDatabase(core.db, config.HUREN_DB_SCHEMA, core.queues);
   const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
   const server = createServer(createApp(deps), deps);
   server.listen(config.HUREN_PORT, config.HUREN_HOST, () => {

@@ -7,7 +7,7 @@ import { startWorkers } from './start';
 async function main(): Promise<void> {
   const config = loadConfig();
   const core = await openCoreServices(config, 'huren-worker', 'worker');
-  await prepareDatabase(core.db, config.HUREN_DB_SCHEMA);
+  await prepareDatabase(core.db, config.HUREN_DB_SCHEMA, core.queues);
   const running = await startWorkers(core);
   const metrics = serveWorkerMetrics(running.workers, config.HUREN_WORKER_METRICS_PORT, config.HUREN_HOST);
   core.logger.info({ concurrency: config.HUREN_WORKER_CONCURRENCY }, 'huren worker started');

@@ -1,10 +1,13 @@
 import { Worker, type Job } from 'bullmq';
+import { enqueueClassify, execClassify, type ClassifyData } from '../core/jobs/classify';
 import { execIndexInstance, type IndexInstanceData } from '../core/jobs/index-instance';
 import { enqueueQuality, execQuality, type QualityData } from '../core/jobs/quality';
 import { execReconcile } from '../core/jobs/reconcile';
+import { execReclassify, type ReclassifyData } from '../core/jobs/reclassify';
 import { enqueueStudyStable, execStudyStable, type StudyStableData } from '../core/jobs/study-stable';
 import { QueueName } from '../core/queue/names';
 import { indexRecognitionSettings } from '../core/recognition/at-index';
+import { enabledCatalogs } from '../core/recognition/classify-study';
 import type { CoreServices } from '../core/services';
 
 export interface RunningWorkers {
@@ -31,13 +34,25 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
   const stable = new Worker(
     QueueName.studyStable,
     async (job: Job<StudyStableData>) => {
-      const outcome = await execStudyStable({ db, quietMs, onStable: [(study) => enqueueQuality(queues.quality, study)] }, job.data);
+      const outcome = await execStudyStable({ db, quietMs, onStable: [(study) => enqueueClassify(queues.classify, { studyInstanceUid: study })] }, job.data);
       if (outcome === 'not_quiet') await enqueueStudyStable(queues.studyStable, job.data.studyInstanceUid, quietMs);
       if (outcome === 'stable') logger.info({ studyInstanceUid: job.data.studyInstanceUid }, 'study stable');
       return outcome;
     },
     { ...common, concurrency: 4 },
   );
+
+  // stable → classify → quality (the quality checks read the mapped items).
+  const catalogs = enabledCatalogs(config.HUREN_ENABLED_CATALOGS);
+  const classify = new Worker(
+    QueueName.classify,
+    (job: Job<ClassifyData>) => execClassify({ db, catalogs, onClassified: (study) => enqueueQuality(queues.quality, study) }, job.data),
+    { ...common, concurrency: 4 },
+  );
+  const reclassify = new Worker(QueueName.reclassify, (job: Job<ReclassifyData>) => execReclassify({ db, classifyQueue: queues.classify }, job), {
+    ...common,
+    concurrency: 1,
+  });
 
   const quality = new Worker(QueueName.quality, (job: Job<QualityData>) => execQuality({ db }, job.data), { ...common, concurrency: 4 });
 
@@ -56,7 +71,7 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
   );
   await queues.maintenance.upsertJobScheduler('reconcile', { every: config.HUREN_RECONCILE_INTERVAL_SECONDS * 1000 }, { name: 'reconcile' });
 
-  const workers = [index, stable, quality, maintenance];
+  const workers = [index, stable, classify, quality, reclassify, maintenance];
   for (const w of workers) {
     // Reasons are kept on the failed job (bull-board shows them); log UIDs only.
     w.on('failed', (job, err) => logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));

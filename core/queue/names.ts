@@ -4,5 +4,7 @@ export const QueueName = {
   studyStable: 'study-stable',
   maintenance: 'maintenance',
   quality: 'quality',
+  classify: 'classify',
+  reclassify: 'reclassify',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];

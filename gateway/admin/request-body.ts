@@ -25,8 +25,8 @@ const requireType =
     next();
   };
 
-/** JSON bodies up to 1 MB, as Content-Type application/json. (A Router is one handler for route typing.) */
-export const jsonBody = (): Router => Router().use(requireType('application/json'), express.json({ limit: '1mb' }), bodyErrors);
+/** JSON bodies (1 MB unless said otherwise), as Content-Type application/json. (A Router is one handler for route typing.) */
+export const jsonBody = (limit = '1mb'): Router => Router().use(requireType('application/json'), express.json({ limit }), bodyErrors);
 
 /** CSV bodies up to 10 MB; the charset parameter is honoured (GB18030 from Excel works). */
 export const csvBody = (): Router => Router().use(requireType('text/csv'), express.text({ type: 'text/csv', limit: '10mb' }), bodyErrors);

@@ -39,7 +39,7 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
     ...opts.env,
   });
   const core = await openCoreServices(config, 'test', 'worker');
-  await prepareDatabase(core.db, schema);
+  await prepareDatabase(core.db, schema, core.queues);
   const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
   const server = createServer(createApp(deps), deps);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
