@@ -14,6 +14,8 @@ import { institutionsRouter } from './admin/institutions';
 import { patientsRouter } from './recognition/patients';
 import { reportsRouter } from './recognition/reports';
 import { classifyRouter } from './recognition/classify';
+import { remindersRouter } from './recognition/reminders';
+import { recordViewing } from './recognition/viewing';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -27,6 +29,8 @@ function dicomwebRoutes(deps: GatewayDeps): Router {
 
   r.use(qidoRoutes(deps));
 
+  // 调阅: a retrieve carrying a reminder id is recorded (fire-and-forget, never fails the retrieve).
+  r.use(STUDY, recordViewing(deps));
   for (const path of [STUDY, SERIES, INSTANCE]) {
     r.get(path, retrieveInstances(deps));
     r.get(`${path}/metadata`, retrieveMetadata(deps));
@@ -66,6 +70,7 @@ export function createApp(deps: GatewayDeps): express.Express {
   app.use('/recognition', patientsRouter(deps));
   app.use('/recognition', reportsRouter(deps));
   app.use('/recognition', classifyRouter(deps));
+  app.use('/recognition', remindersRouter(deps));
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;
