@@ -2,8 +2,17 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { HurenError } from '../../core/errors';
 import type { GatewayDeps } from '../deps';
 import { acceptsDicomJson } from './accept';
-import { buildQidoSql, parseQidoQuery, qidoLimits, qidoResponse, type QidoLevel, type QidoRow } from './qido-query';
+import { buildQidoSql, parseQidoQuery, qidoLimits, qidoResponse, type QidoLevel, type QidoQuery, type QidoRow } from './qido-query';
 import { dicomwebBase } from './urls';
+import {
+  candidateCodes,
+  recognitionAttributes,
+  recognitionOf,
+  takeRecognitionParams,
+  whereMappedTo,
+  type RecognitionQuery,
+  type StudyRecognition,
+} from './qido-recognition';
 
 /**
  * QIDO-RS Search Transaction (PS3.18 §10.6), answered as application/dicom+json.
@@ -26,21 +35,84 @@ function search(deps: GatewayDeps, level: QidoLevel): RequestHandler {
     if (!acceptsDicomJson(accept)) {
       throw new HurenError(406, 'not_acceptable', `QIDO-RS answers only application/dicom+json, not ${accept}`);
     }
-    const q = parseQidoQuery(level, query, limits, scopeOf(req));
-    const rows = (await buildQidoSql(deps.db, q)) as QidoRow[];
+    const { recognition, rest } = level === 'study' ? takeRecognitionParams(query) : { recognition: null, rest: query };
+    const q = parseQidoQuery(level, rest, limits, scopeOf(req));
     const base = dicomwebBase(deps.config, req);
-    const warnings = rows.length > q.limit ? [...q.warnings, MORE_RESULTS] : q.warnings;
+    const { page, more, recognized } = level === 'study' ? await searchStudies(deps, q, recognition) : await searchOther(deps, q);
+    const warnings = more ? [...q.warnings, MORE_RESULTS] : q.warnings;
     if (warnings.length > 0)
       res.setHeader(
         'Warning',
         warnings.map((w) => `299 ${base}: "${w}"`),
       );
-    res
-      .status(200)
-      .type('application/dicom+json')
-      .send(JSON.stringify(qidoResponse(rows.slice(0, q.limit), q, base)));
+    const results = qidoResponse(page, q, base);
+    if (recognized) {
+      results.forEach((result, i) => {
+        const uid = page[i].study_instance_uid;
+        Object.assign(
+          result,
+          recognitionAttributes(
+            recognized.get(uid) ?? { items: [], quality: null },
+            `${base.replace(/\/dicomweb$/, '')}/recognition/studies/${uid}/classification`,
+          ),
+        );
+      });
+    }
+    res.status(200).type('application/dicom+json').send(JSON.stringify(results));
   };
 }
+
+interface SearchPage {
+  page: QidoRow[];
+  more: boolean;
+  recognized?: Map<string, StudyRecognition>;
+}
+
+async function searchOther(deps: GatewayDeps, q: QidoQuery): Promise<SearchPage> {
+  const rows = (await buildQidoSql(deps.db, q)) as QidoRow[];
+  return { page: rows.slice(0, q.limit), more: rows.length > q.limit };
+}
+
+/** Days before the day of use that no catalog window reaches (the longest is 1 month). */
+const WINDOW_BOUND_DAYS = 62;
+
+/**
+ * Studies, with their recognition attributes. Validity and eligibility are decided per study in
+ * code (core/recognition), so such queries first narrow by item and a date bound in SQL, then
+ * filter and page the (small) candidate set.
+ */
+async function searchStudies(deps: GatewayDeps, q: QidoQuery, r: RecognitionQuery | null): Promise<SearchPage> {
+  if (!r || (!r.validAt && !r.recognizableFor)) {
+    const sql = buildQidoSql(deps.db, q);
+    if (r) whereMappedTo(sql, deps.db, candidateCodes(r));
+    const rows = (await sql) as QidoRow[];
+    const page = rows.slice(0, q.limit);
+    return {
+      page,
+      more: rows.length > q.limit,
+      recognized: await recognitionOf(
+        deps.db,
+        page.map((p) => p.study_instance_uid),
+        r,
+      ),
+    };
+  }
+  const at = r.validAt ?? new Date();
+  const sql = buildQidoSql(deps.db, { ...q, limit: MAX_CANDIDATES, offset: 0 });
+  whereMappedTo(sql, deps.db, candidateCodes(r));
+  sql.whereBetween('study.study_date', [new Date(at.getTime() - WINDOW_BOUND_DAYS * 86_400_000).toISOString().slice(0, 10), at.toISOString().slice(0, 10)]);
+  const rows = (await sql) as QidoRow[];
+  const recognized = await recognitionOf(
+    deps.db,
+    rows.map((row) => row.study_instance_uid),
+    r,
+  );
+  const kept = rows.filter((row) => recognized.has(row.study_instance_uid));
+  return { page: kept.slice(q.offset, q.offset + q.limit), more: kept.length > q.offset + q.limit, recognized };
+}
+
+/** A bound on one recognition query's candidates (one item, about two months): far above real volumes. */
+const MAX_CANDIDATES = 20_000;
 
 function scopeOf(req: Request) {
   const { study, series } = req.params as Record<string, string | undefined>;

@@ -190,6 +190,11 @@ describe('QIDO-RS against PostgreSQL', () => {
         '00200010': { vr: 'SH', Value: ['1'] },
         '00201206': { vr: 'IS', Value: [2] },
         '00201208': { vr: 'IS', Value: [3] },
+        // huren's recognition block (gateway/dicomweb/qido-recognition.ts): not classified here.
+        '00110010': { vr: 'LO', Value: ['HUREN RECOGNITION 1'] },
+        '00111010': { vr: 'LO' },
+        '00111013': { vr: 'CS' },
+        '00111014': { vr: 'UR', Value: [expect.stringMatching(new RegExp(`/recognition/studies/${S1}/classification$`))] },
       });
     });
 
