@@ -6,8 +6,6 @@ import { classifyDatasets, naturalize } from '../recognition/classify-study';
 
 export interface ClassifyData {
   studyInstanceUid: string;
-  /** Re-classify even over a reviewer's decision (a catalog version or mapping changed). */
-  force?: boolean;
 }
 
 /** One classification per study at a time; a later trigger runs again after it (BullMQ keepLastIfActive). */
@@ -31,7 +29,7 @@ export interface ClassifyDeps {
 /**
  * Maps a study to the items of every enabled catalog and stores, per catalog, the full result
  * (study_classification) and the mapped items (study_item, only when the status is `mapped`).
- * A reviewer's decision stands unless the catalog version changed or `force` is set.
+ * A reviewer's decision stands until the catalog version it was made under changes.
  */
 export async function execClassify(deps: ClassifyDeps, data: ClassifyData): Promise<'classified' | 'unknown'> {
   const study = await deps.db('study').where({ study_instance_uid: data.studyInstanceUid }).first('sending_institution_code');
@@ -40,7 +38,7 @@ export async function execClassify(deps: ClassifyDeps, data: ClassifyData): Prom
   const datasets = rows.map((r) => naturalize(r.metadata));
   const results = await classifyDatasets(deps.db, datasets, study.sending_institution_code, deps.catalogs);
   await deps.db.transaction(async (trx) => {
-    for (const result of results) await storeClassification(trx, data.studyInstanceUid, result, 'classifier', data.force ?? false);
+    for (const result of results) await storeClassification(trx, data.studyInstanceUid, result, 'classifier');
   });
   await deps.onClassified(data.studyInstanceUid);
   return 'classified';
@@ -51,11 +49,10 @@ export async function storeClassification(
   studyInstanceUid: string,
   result: CatalogClassification,
   source: 'classifier' | 'reviewer',
-  force: boolean,
   reviewer?: string,
 ): Promise<void> {
   const key = { study_instance_uid: studyInstanceUid, catalog_id: result.catalogId };
-  if (source === 'classifier' && !force) {
+  if (source === 'classifier') {
     const current = await trx('study_classification').where(key).first('source', 'catalog_version');
     if (current?.source === 'reviewer' && current.catalog_version === result.catalogVersion) return;
   }

@@ -21,8 +21,9 @@ export async function enqueueReclassify(queue: Queue, data: ReclassifyData): Pro
 const BATCH = 500;
 
 /**
- * Enqueues a forced classify job for every affected study, in batches, reporting progress
- * (percent) on the job so the queue UI shows how far a bulk re-classification has come.
+ * Enqueues a classify job for every affected study, in batches, reporting progress (percent)
+ * on the job so the queue UI shows how far a bulk re-classification has come. Not forced: a
+ * reviewer's decision stands until the catalog version it was made under changes.
  */
 export async function execReclassify(
   deps: { db: Db; classifyQueue: Queue },
@@ -39,10 +40,12 @@ export async function execReclassify(
   for (;;) {
     const batch = await scope().where('study_instance_uid', '>', after).orderBy('study_instance_uid').limit(BATCH).pluck('study_instance_uid');
     if (batch.length === 0) break;
-    for (const uid of batch) await enqueueClassify(deps.classifyQueue, { studyInstanceUid: uid, force: true });
+    for (const uid of batch) await enqueueClassify(deps.classifyQueue, { studyInstanceUid: uid });
     done += batch.length;
     after = batch[batch.length - 1];
     await job.updateProgress(Math.round((100 * done) / Math.max(1, Number(total))));
   }
+  // Nothing to do is done: the queue UI should not show 0 % for it.
+  if (done === 0) await job.updateProgress(100);
   return { studies: done };
 }
