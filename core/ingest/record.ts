@@ -36,6 +36,12 @@ export async function beginUpload(db: Db, id: InstanceIdentity): Promise<{ uploa
   return { uploadId, objectKey };
 }
 
+/**
+ * The reconciliation sweep took the upload (the write outlived its grace period) and may have
+ * deleted the object: the instance must not be recorded, nor acknowledged.
+ */
+export class UploadExpiredError extends Error {}
+
 /** A write that failed: its (partial) object has been deleted, forget the upload. */
 export async function abandonUpload(db: Db, uploadId: string): Promise<void> {
   await db('upload').where({ id: uploadId }).delete();
@@ -46,9 +52,28 @@ export async function abandonUpload(db: Db, uploadId: string): Promise<void> {
  * The row lock on an existing instance serialises concurrent uploads of the same SOP
  * Instance UID, so exactly one of several identical uploads creates the row.
  */
-export async function recordInstance(db: Db, uploadId: string, id: InstanceIdentity, written: WrittenObject, policy: ConflictPolicy): Promise<RecordOutcome> {
+export async function recordInstance(
+  db: Db,
+  uploadId: string,
+  id: InstanceIdentity,
+  written: WrittenObject,
+  policy: ConflictPolicy,
+  /** The institution of the credential that sent it (attribution prefers it); null for platform credentials. */
+  receivedFrom: string | null = null,
+): Promise<RecordOutcome> {
   return db.transaction(async (trx) => {
-    await trx('upload').where({ id: uploadId }).delete();
+    // The upload row is the write's claim on its object, and the sweep (core/jobs/reconcile.ts)
+    // takes it under a row lock: whoever deletes it owns the object. Gone already means the
+    // sweep removed the object (found reviewing the chaos scenarios): recording the instance
+    // would acknowledge bytes that no longer exist.
+    const claimed = await trx('upload').where({ id: uploadId }).delete();
+    if (claimed !== 1) throw new UploadExpiredError(`Upload ${uploadId} was swept before it was recorded`);
+    // A redundant object (duplicate, or refused conflict) is the caller's to delete; until it
+    // has, the upload row stays so the sweep removes the object if that delete fails.
+    const redundant = <T extends RecordOutcome>(outcome: T) =>
+      trx('upload')
+        .insert({ id: uploadId, sop_instance_uid: id.sopInstanceUid, object_key: written.objectKey })
+        .then(() => outcome);
     const inserted = await trx('instance')
       .insert({
         sop_instance_uid: id.sopInstanceUid,
@@ -60,6 +85,7 @@ export async function recordInstance(db: Db, uploadId: string, id: InstanceIdent
         object_key: written.objectKey,
         size_bytes: written.sizeBytes,
         sha256: written.sha256,
+        received_from_institution: receivedFrom,
       })
       .onConflict('sop_instance_uid')
       .ignore()
@@ -67,8 +93,8 @@ export async function recordInstance(db: Db, uploadId: string, id: InstanceIdent
     if (inserted.length === 1) return { kind: 'created', version: inserted[0].version };
 
     const existing = await trx('instance').where({ sop_instance_uid: id.sopInstanceUid }).forUpdate().first();
-    if (existing.sha256 === written.sha256) return { kind: 'duplicate', version: existing.version };
-    if (policy === 'reject') return { kind: 'conflict' };
+    if (existing.sha256 === written.sha256) return redundant({ kind: 'duplicate', version: existing.version });
+    if (policy === 'reject') return redundant({ kind: 'conflict' });
 
     await trx('instance_version').insert({
       sop_instance_uid: id.sopInstanceUid,
@@ -89,6 +115,7 @@ export async function recordInstance(db: Db, uploadId: string, id: InstanceIdent
       object_key: written.objectKey,
       size_bytes: written.sizeBytes,
       sha256: written.sha256,
+      received_from_institution: receivedFrom,
       received_at: trx.fn.now(),
       indexed_at: null,
       index_error: null,

@@ -5,13 +5,17 @@ import { DicomInvalidError } from '../dicom/errors';
 import { FailureReason } from '../dicom/failure-reasons';
 import { readPart10Header } from '../dicom/part10-header';
 import type { ObjectStore } from '../storage/object-store';
-import { abandonUpload, beginUpload, recordInstance, type ConflictPolicy, type InstanceIdentity } from './record';
+import { abandonUpload, beginUpload, recordInstance, UploadExpiredError, type ConflictPolicy, type InstanceIdentity } from './record';
 
 export interface StoreInstanceDeps {
   db: Db;
   store: ObjectStore;
   conflictPolicy: ConflictPolicy;
   maxInstanceBytes: number;
+  /** The institution of the sending credential, recorded on the instance (docs/security.md). */
+  receivedFrom?: string | null;
+  /** The access policy: may this instance be stored by this sender? (false → Refused: Not Authorized) */
+  admit?(identity: InstanceIdentity): Promise<boolean>;
   /** Called once the instance is durable; a failure here does not undo the store. */
   onReceived(sopInstanceUid: string, version: number): Promise<void>;
 }
@@ -94,6 +98,20 @@ export async function storeInstance(deps: StoreInstanceDeps, body: Readable, exp
     return failed(FailureReason.dataSetDoesNotMatchSopClass, `StudyInstanceUID ${identity.studyInstanceUid} differs from the request's ${expectedStudyUid}`);
   }
 
+  if (deps.admit) {
+    let admitted;
+    try {
+      admitted = await deps.admit(identity);
+    } catch {
+      await drain(chunks);
+      return failed(FailureReason.outOfResources, 'The database cannot check the instance now', true);
+    }
+    if (!admitted) {
+      await drain(chunks);
+      return failed(FailureReason.notAuthorized, `Study ${identity.studyInstanceUid} or instance ${identity.sopInstanceUid} belongs to another sender`);
+    }
+  }
+
   let upload;
   try {
     upload = await beginUpload(deps.db, identity);
@@ -129,8 +147,7 @@ export async function storeInstance(deps: StoreInstanceDeps, body: Readable, exp
     await deps.store.put(upload.objectKey, bytes);
   } catch (err) {
     await drain(chunks);
-    await deps.store.delete(upload.objectKey).catch(() => undefined);
-    await abandonUpload(deps.db, upload.uploadId).catch(() => undefined);
+    await discard(deps, upload);
     if (err instanceof PartTooLargeError) return failed(FailureReason.outOfResources, err.message);
     // The request broke off: the whole request fails (readMultipart reports why).
     if (sourceError) throw sourceError;
@@ -145,15 +162,17 @@ export async function storeInstance(deps: StoreInstanceDeps, body: Readable, exp
       identity,
       { objectKey: upload.objectKey, sizeBytes: size, sha256: hash.digest('hex') },
       deps.conflictPolicy,
+      deps.receivedFrom ?? null,
     );
-  } catch {
-    // The upload row may stay behind: the reconciliation sweep forgets it once the database is back.
-    await deps.store.delete(upload.objectKey).catch(() => undefined);
+  } catch (err) {
+    if (err instanceof UploadExpiredError) return failed(FailureReason.outOfResources, 'The upload took longer than the reconciliation grace period', true);
+    // The object stays: when the connection broke during COMMIT, the instance may be recorded
+    // after all, and deleting the object would lose it (found reviewing the chaos scenarios).
+    // The upload row decides: gone, the commit happened and the row references the object;
+    // still there, the reconciliation sweep removes the object after its grace period.
     return failed(FailureReason.outOfResources, 'The database cannot record the instance now', true);
   }
-  if (outcome.kind === 'duplicate' || outcome.kind === 'conflict') {
-    await deps.store.delete(upload.objectKey).catch(() => undefined);
-  }
+  if (outcome.kind === 'duplicate' || outcome.kind === 'conflict') await discard(deps, upload);
   if (outcome.kind === 'conflict') {
     return failed(
       FailureReason.dataSetDoesNotMatchSopClass,
@@ -162,4 +181,19 @@ export async function storeInstance(deps: StoreInstanceDeps, body: Readable, exp
   }
   if (outcome.kind !== 'duplicate') await deps.onReceived(identity.sopInstanceUid, outcome.version).catch(() => undefined);
   return { stored: true, identity, duplicate: outcome.kind === 'duplicate', replaced: outcome.kind === 'replaced' };
+}
+
+/**
+ * Deletes an object no instance references, then forgets its upload. When storage refuses the
+ * delete (it went away meanwhile, and a put that "failed" may have completed there after all),
+ * the upload row stays, so the reconciliation sweep removes the object once storage is back
+ * rather than leaving an orphan nobody knows of (found reviewing the storage-down chaos scenario).
+ */
+async function discard(deps: StoreInstanceDeps, upload: { uploadId: string; objectKey: string }): Promise<void> {
+  try {
+    await deps.store.delete(upload.objectKey);
+  } catch {
+    return;
+  }
+  await abandonUpload(deps.db, upload.uploadId).catch(() => undefined);
 }

@@ -1,7 +1,8 @@
-import type { Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import type { Db } from '../db';
 import type { ObjectStore } from '../storage/object-store';
-import { enqueueIndexInstance } from './index-instance';
+import { enqueueIndexInstance, indexJobId, type IndexInstanceData } from './index-instance';
+import { enqueueStudyStable } from './study-stable';
 
 export interface ReconcileDeps {
   db: Db;
@@ -11,11 +12,14 @@ export interface ReconcileDeps {
   /** How long an instance may stay received-but-unindexed, or an upload unfinished, before the sweep acts. */
   graceMs: number;
   batchSize: number;
+  /** Re-arms the quiet-period timer of studies whose "stable" event was lost. */
+  studyStable?: { queue: Queue; quietMs: number };
 }
 
 export interface ReconcileResult {
   reenqueued: number;
   orphansRemoved: number;
+  stableRearmed: number;
 }
 
 /**
@@ -35,16 +39,65 @@ export async function execReconcile(deps: ReconcileDeps): Promise<ReconcileResul
     .orderBy('received_at')
     .limit(deps.batchSize);
   for (const row of stale) {
-    await enqueueIndexInstance(deps.indexQueue, { sopInstanceUid: row.sop_instance_uid, version: row.version }, deps.jobAttempts);
+    await reenqueue(deps.indexQueue, { sopInstanceUid: row.sop_instance_uid, version: row.version }, deps.jobAttempts);
   }
 
+  let orphansRemoved = 0;
   const orphans = await deps.db('upload').select('id', 'object_key').where('created_at', '<', cutoff).orderBy('created_at').limit(deps.batchSize);
   for (const upload of orphans) {
-    // An instance row may point at the key (the upload row is deleted in the same
-    // transaction, so this only happens if that commit raced the sweep): keep it then.
-    const used = await deps.db('instance').where({ object_key: upload.object_key }).first('sop_instance_uid');
-    if (!used) await deps.store.delete(upload.object_key);
-    await deps.db('upload').where({ id: upload.id }).delete();
+    const removed = await deps.db.transaction(async (trx) => {
+      // The upload row is the write's claim on its object (see recordInstance): locked here,
+      // a STOW recording it now either finished first (the row is gone) or will find it gone
+      // and fail; one being recorded right now holds the lock and is skipped.
+      const row = await trx('upload').where({ id: upload.id }).forUpdate().skipLocked().first('id');
+      if (!row) return false;
+      // An instance row pointing at the key would be an inconsistency: keep the object then.
+      const used = await trx('instance').where({ object_key: upload.object_key }).first('sop_instance_uid');
+      if (!used) {
+        // fs: the temp file of a gateway killed mid-write; a put still writing keeps its row for the next sweep.
+        if (await deps.store.removeAbandonedPut?.(upload.object_key, deps.graceMs)) return false;
+        await deps.store.delete(upload.object_key);
+      }
+      await trx('upload').where({ id: upload.id }).delete();
+      return true;
+    });
+    if (removed) orphansRemoved++;
   }
-  return { reenqueued: stale.length, orphansRemoved: orphans.length };
+
+  // A study's "stable" event is a delayed job enqueued after each indexed instance; when Redis
+  // was away at that moment (the job already indexed, so its retry does not enqueue again),
+  // the study never became stable and nothing downstream ran (found by `npm run chaos`,
+  // redis-restart). Past its quiet period plus the grace, an unstable study has lost its
+  // timer: arm it again (one deduplicated job per study, so a live timer is only renewed).
+  let stableRearmed = 0;
+  if (deps.studyStable) {
+    const { queue, quietMs } = deps.studyStable;
+    const studies: string[] = await deps
+      .db('study')
+      .whereNull('stable_at')
+      .andWhere('last_instance_at', '<', new Date(Date.now() - quietMs - deps.graceMs))
+      .orderBy('last_instance_at')
+      .limit(deps.batchSize)
+      .pluck('study_instance_uid');
+    for (const study of studies) await enqueueStudyStable(queue, study, quietMs);
+    stableRearmed = studies.length;
+  }
+  return { reenqueued: stale.length, orphansRemoved, stableRearmed };
+}
+
+/**
+ * Enqueues the index job of an instance left unindexed. Job ids are one per stored version,
+ * so `add` does nothing while a job of that id exists — and a job that failed for good
+ * (its attempts spent while PostgreSQL or storage was down, or stalled by two worker
+ * crashes) stays in the failed set for 30 days, keeping the instance unqueryable that long
+ * (found by `npm run chaos`, storage-down-10s). Such a job is retried with fresh attempts;
+ * a waiting, delayed or active one is left alone.
+ */
+async function reenqueue(queue: Queue, data: IndexInstanceData, attempts: number): Promise<void> {
+  const job = await Job.fromId(queue, indexJobId(data));
+  if (!job) return enqueueIndexInstance(queue, data, attempts);
+  const state = await job.getState();
+  if (state !== 'failed' && state !== 'completed') return;
+  // Another sweep or worker may have moved it meanwhile: then there is nothing to do.
+  await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined);
 }

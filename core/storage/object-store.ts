@@ -24,4 +24,10 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Throws when the store cannot be reached (readiness probe). */
   ping(): Promise<void>;
+  /**
+   * For the reconciliation sweep, drivers whose interrupted puts leave bytes outside `key`
+   * (fs: the temp file of a process killed mid-write): removes them once nothing has been
+   * written for `idleMs`; resolves true while a put of `key` is still being written.
+   */
+  removeAbandonedPut?(key: string, idleMs: number): Promise<boolean>;
 }
