@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { securitySettings } from './security/settings';
 
 /**
  * Every setting huren reads, validated once at start. The README's "Settings" table
@@ -81,6 +82,8 @@ export const configSchema = z.object({
   HUREN_NATIONAL_ID_ISSUER: z.string().min(1).default('RESIDENT_ID'),
   /** Viewer link per prior in a reminder: `{study}`/`{reminder}` replaced, else the StudyInstanceUID appended (OHIF `…/viewer?StudyInstanceUIDs=`). */
   HUREN_VIEWER_URL: z.url().optional(),
+  /** Authentication, access, audit and hardening (core/security/settings.ts, docs/security.md). */
+  ...securitySettings,
 });
 
 export type Config = z.infer<typeof configSchema>;

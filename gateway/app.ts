@@ -11,11 +11,16 @@ import { healthz, readyz } from './ops/health';
 import { metricsEndpoint, timeTransactions } from './ops/metrics';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 import { institutionsRouter } from './admin/institutions';
+import { mappingsRouter } from './admin/mappings';
 import { patientsRouter } from './recognition/patients';
 import { reportsRouter } from './recognition/reports';
 import { classifyRouter } from './recognition/classify';
 import { remindersRouter } from './recognition/reminders';
 import { recordViewing } from './recognition/viewing';
+import { reviewRouter } from './recognition/review';
+import { auditRouter } from './admin/audit';
+import { credentialsRouter } from './admin/credentials';
+import { attachSecurity, createSecurity, trustProxySetting } from './security';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -52,7 +57,7 @@ export function createApp(deps: GatewayDeps): express.Express {
   app.disable('x-powered-by');
   // Express's weak ETags are computed over whole bodies; WADO metadata sets its own.
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', trustProxySetting(deps.config.HUREN_TRUST_PROXY));
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -61,16 +66,23 @@ export function createApp(deps: GatewayDeps): express.Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),
   );
+  // Headers, CORS, audit trail, authentication and the route policy, before any route (docs/security.md).
+  const security = createSecurity(deps);
+  attachSecurity(app, security);
+  app.use(security.middleware);
   app.get('/healthz', healthz);
   app.get('/readyz', readyz(deps));
   app.get('/metrics', metricsEndpoint(deps.metrics));
   app.use('/admin/queues', queueBoard(deps));
   app.use('/dicomweb', dicomwebRoutes(deps));
   app.use('/admin', institutionsRouter(deps));
+  app.use('/admin', credentialsRouter(deps), auditRouter(deps));
   app.use('/recognition', patientsRouter(deps));
   app.use('/recognition', reportsRouter(deps));
   app.use('/recognition', classifyRouter(deps));
   app.use('/recognition', remindersRouter(deps));
+  app.use('/admin', mappingsRouter(deps));
+  app.use('/recognition', reviewRouter(deps));
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;

@@ -4,13 +4,19 @@ import { closeCoreServices, openCoreServices } from '../core/services';
 import { createApp } from './app';
 import { createGatewayMetrics } from './ops/metrics';
 import { createServer } from './server';
+import { ensureBootstrapAdmin } from '../core/security/api-keys';
+import { securityOf } from './security';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const core = await openCoreServices(config, 'huren-gateway', 'producer');
   await prepareDatabase(core.db, config.HUREN_DB_SCHEMA, core.queues);
+  // HUREN_ADMIN_TOKEN: a platform admin credential with that secret (docs/security.md).
+  if ((await ensureBootstrapAdmin(core.db, config.HUREN_ADMIN_TOKEN)) === 'created')
+    core.logger.info('bootstrap admin credential created from HUREN_ADMIN_TOKEN');
   const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
-  const server = createServer(createApp(deps), deps);
+  const app = createApp(deps);
+  const server = createServer(app, deps);
   server.listen(config.HUREN_PORT, config.HUREN_HOST, () => {
     core.logger.info({ port: config.HUREN_PORT }, 'huren gateway listening');
   });
@@ -25,6 +31,7 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    await securityOf(app).close();
     await closeCoreServices(core);
     process.exit(0);
   };

@@ -9,14 +9,25 @@ import { checkStowRequest } from './dicomweb/stow';
  * Content-Type is unacceptable gets its final status before the client sends the body.
  */
 export function createServer(app: Express, deps: GatewayDeps): http.Server {
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, app);
+  // Header blocks over HUREN_MAX_HEADER_BYTES are answered 431 by Node itself.
+  const server = http.createServer(
+    { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxHeaderSize: deps.config.HUREN_MAX_HEADER_BYTES },
+    app,
+  );
+  server.maxHeadersCount = 200;
   server.on('checkContinue', (req, res) => {
     if (req.method === 'POST' && req.url?.startsWith('/dicomweb/studies')) {
       try {
+        // No credential at all: refused before the body is sent (the app checks it fully otherwise).
+        if (!req.headers.authorization) throw new HurenError(401, 'unauthenticated', 'Authentication required / 需要身份认证');
         checkStowRequest(req as Parameters<typeof checkStowRequest>[0], deps.config.HUREN_STOW_MAX_REQUEST_BYTES);
       } catch (err) {
         const e = err as HurenError;
-        res.writeHead(e.status, { 'Content-Type': 'application/problem+json', Connection: 'close' });
+        res.writeHead(e.status, {
+          'Content-Type': 'application/problem+json',
+          Connection: 'close',
+          ...(e.status === 401 && { 'WWW-Authenticate': 'Bearer realm="huren"' }),
+        });
         res.end(JSON.stringify({ status: e.status, code: e.code, message: e.message }));
         return;
       }

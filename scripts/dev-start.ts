@@ -5,7 +5,8 @@
  * storage on the filesystem under ./data unless S3 settings are given.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, chownSync } from 'node:fs';
+import { mkdirSync, chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { loadConfig } from '../core/config';
@@ -118,6 +119,8 @@ async function main(): Promise<void> {
   if (!env.HUREN_PATIENT_ID_HASH_KEY && !env.HUREN_PATIENT_ID_ENCRYPTION_KEY) {
     Object.assign(env, loadOrCreateDevKeys(path.resolve(config.HUREN_DATA_DIR, 'secrets')));
   }
+  // A dev admin credential (docs/security.md): HUREN_ADMIN_TOKEN, else one kept under ./data/secrets.
+  env.HUREN_ADMIN_TOKEN ??= devAdminToken(path.resolve(config.HUREN_DATA_DIR, 'secrets'));
   await ensureRedis(config.REDIS_URL, config.HUREN_DATA_DIR);
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
@@ -129,10 +132,18 @@ async function main(): Promise<void> {
 huren is starting / huren 正在启动
   STOW-RS  POST ${base}/dicomweb/studies     (multipart/related; type="application/dicom")
   QIDO-RS  GET  ${base}/dicomweb/studies
-  Queues   ${base}/admin/queues     Metrics ${base}/metrics     Ready ${base}/readyz
+  Queues   ${base}/admin/queues     Metrics ${base}/metrics     Ready ${base}/readyz   (role ops)
+
+  Every request needs a credential / 所有请求都需要凭据. Admin token (dev) / 管理员令牌:
+    export HUREN_ADMIN_TOKEN=$(cat ${path.resolve(config.HUREN_DATA_DIR, 'secrets', 'admin-token')})
+  Create a key for your PACS / 为 PACS 创建凭据 (the token is shown once / 令牌仅显示一次):
+    curl -H "Authorization: Bearer $HUREN_ADMIN_TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"name":"my PACS","roles":["pacs","viewer"]}' ${base}/admin/credentials
+    export HUREN_TOKEN=hrn_…
+  Query / 查询:  curl -H "Authorization: Bearer $HUREN_TOKEN" '${base}/dicomweb/studies?PatientName=*张*'
 
   Send a study with curl:
-    curl -X POST ${base}/dicomweb/studies \\
+    curl -X POST ${base}/dicomweb/studies -H "Authorization: Bearer $HUREN_TOKEN" \\
       -H 'Content-Type: multipart/related; type="application/dicom"; boundary=B' \\
       --data-binary @<(printf -- '--B\\r\\nContent-Type: application/dicom\\r\\n\\r\\n'; cat image.dcm; printf -- '\\r\\n--B--\\r\\n')
   Or push synthetic sample studies / 或推送示例检查:  npm run sample:push
@@ -143,3 +154,13 @@ main().catch(async (err) => {
   console.error(err instanceof Error ? err.message : err);
   await shutdown(1);
 });
+
+/** The dev admin token under `dir`, made once (0600), like the dev patient-identity keys. */
+function devAdminToken(dir: string): string {
+  const file = path.join(dir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(file, token, { mode: 0o600, flag: 'wx' });
+  return readFileSync(file, 'utf8').trim();
+}

@@ -4,8 +4,36 @@
  */
 import { makeInstance, randomUid, type MakeInstanceOptions } from '../test/support/dicom-factory';
 import { multipartBody } from '../test/support/gateway';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 const base = (process.argv[2] ?? process.env.HUREN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+
+/**
+ * The credential to push with (docs/security.md): HUREN_TOKEN (a `pacs` key), else a dev key made
+ * once with the admin token `npm start` keeps in ./data/secrets/admin-token, cached beside it.
+ */
+let cachedToken: string | undefined;
+async function token(): Promise<string> {
+  if (cachedToken) return cachedToken;
+  if (process.env.HUREN_TOKEN) return (cachedToken = process.env.HUREN_TOKEN);
+  const secrets = path.resolve(process.env.HUREN_DATA_DIR ?? './data', 'secrets');
+  const devFile = path.join(secrets, 'dev-pacs-token');
+  if (existsSync(devFile)) return (cachedToken = readFileSync(devFile, 'utf8').trim());
+  const adminFile = path.join(secrets, 'admin-token');
+  const admin = process.env.HUREN_ADMIN_TOKEN ?? (existsSync(adminFile) ? readFileSync(adminFile, 'utf8').trim() : undefined);
+  if (!admin) throw new Error('Set HUREN_TOKEN to a key with the pacs role / 请设置 HUREN_TOKEN（pacs 角色的凭据）');
+  const res = await fetch(`${base}/admin/credentials`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'dev sample push (npm run sample:push)', roles: ['pacs', 'viewer'] }),
+  });
+  if (res.status !== 201) throw new Error(`Could not create a dev credential: ${res.status} ${await res.text()}`);
+  cachedToken = ((await res.json()) as { token: string }).token;
+  mkdirSync(secrets, { recursive: true, mode: 0o700 });
+  writeFileSync(devFile, cachedToken, { mode: 0o600 });
+  return cachedToken;
+}
 const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
 
 interface SampleStudy {
@@ -103,7 +131,11 @@ async function push(study: SampleStudy, index: number): Promise<void> {
     );
   });
   const { body, contentType } = multipartBody(instances);
-  const res = await fetch(`${base}/dicomweb/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
+  const res = await fetch(`${base}/dicomweb/studies`, {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': contentType, Authorization: `Bearer ${await token()}` },
+  });
   process.stdout.write(`[${index + 1}/${samples.length}] ${study.label}: ${instances.length} instances → HTTP ${res.status}\n`);
   if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
 }

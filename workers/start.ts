@@ -9,6 +9,7 @@ import { QueueName } from '../core/queue/names';
 import { indexRecognitionSettings } from '../core/recognition/at-index';
 import { enabledCatalogs } from '../core/recognition/classify-study';
 import type { CoreServices } from '../core/services';
+import { execSecurityMaintenance, SECURITY_MAINTENANCE_JOB } from '../core/security/maintenance';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -58,18 +59,26 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
 
   const maintenance = new Worker(
     QueueName.maintenance,
-    () =>
-      execReconcile({
+    async (job: Job) => {
+      // Audit retention and expired access grants (docs/security.md), hourly.
+      if (job.name === SECURITY_MAINTENANCE_JOB) return execSecurityMaintenance(db, { retentionDays: config.HUREN_AUDIT_RETENTION_DAYS });
+      const repaired = await execReconcile({
         db,
         store,
         indexQueue: queues.indexInstance,
         jobAttempts: config.HUREN_JOB_ATTEMPTS,
         graceMs: config.HUREN_RECONCILE_GRACE_SECONDS * 1000,
         batchSize: 1000,
-      }),
+        studyStable: { queue: queues.studyStable, quietMs },
+      });
+      // Anything the sweep had to do means a fault happened: worth a line.
+      if (repaired.reenqueued || repaired.orphansRemoved || repaired.stableRearmed) logger.warn(repaired, 'reconciliation sweep repaired');
+      return repaired;
+    },
     { ...common, concurrency: 1 },
   );
   await queues.maintenance.upsertJobScheduler('reconcile', { every: config.HUREN_RECONCILE_INTERVAL_SECONDS * 1000 }, { name: 'reconcile' });
+  await queues.maintenance.upsertJobScheduler(SECURITY_MAINTENANCE_JOB, { every: 3600_000 }, { name: SECURITY_MAINTENANCE_JOB });
 
   const workers = [index, stable, classify, quality, reclassify, maintenance];
   for (const w of workers) {

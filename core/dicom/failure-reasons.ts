@@ -4,6 +4,8 @@
  */
 export const FailureReason = {
   processingFailure: 0x0110,
+  /** Refused: not authorized (PS3.7 Annex C): the sender may not add to this study. */
+  notAuthorized: 0x0124,
   /** Refused: out of resources (storage or database could not make the instance durable). */
   outOfResources: 0xa700,
   /** Error: data set does not match SOP Class (or contradicts the request). */

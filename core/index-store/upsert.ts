@@ -18,6 +18,8 @@ interface InstanceRow {
   study_instance_uid: string;
   series_instance_uid: string;
   version: number;
+  /** The institution of the credential that STOWed it (absent/null: platform credential, attribute by aliases). */
+  received_from_institution?: string | null;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function upsertIndexedInstance(
       institutionName: firstString(ds.InstitutionName),
       issuerOfPatientId: issuer,
       sourceAeTitle: parsed.header?.sourceApplicationEntityTitle,
+      receivedFrom: row.received_from_institution ?? null,
     },
     recognitionSettings,
   );

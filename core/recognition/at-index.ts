@@ -29,16 +29,19 @@ export interface PreparedRecognition {
   dicomJson: Record<string, unknown>;
   nationalId?: string;
   sender: SenderIdentity;
+  /** The institution whose credential sent the instance: it wins over the aliases (docs/security.md). */
+  receivedFrom?: string | null;
 }
 
 export function prepareRecognition(
-  input: { dicomJson: Record<string, unknown>; institutionName?: string; issuerOfPatientId?: string; sourceAeTitle?: string },
+  input: { dicomJson: Record<string, unknown>; institutionName?: string; issuerOfPatientId?: string; sourceAeTitle?: string; receivedFrom?: string | null },
   settings: IndexRecognitionSettings,
 ): PreparedRecognition {
   return {
     dicomJson: withoutNationalIds(input.dicomJson, settings.nationalIdIssuers),
     nationalId: nationalIdInDataset(input.dicomJson, settings.nationalIdIssuers),
     sender: { institutionName: input.institutionName, issuerOfPatientId: input.issuerOfPatientId, sourceAeTitle: input.sourceAeTitle },
+    receivedFrom: input.receivedFrom ?? null,
   };
 }
 
@@ -54,7 +57,9 @@ export async function applyRecognition(
   prepared: PreparedRecognition,
   ctx: { studyInstanceUid: string; patientPk: number | string; patientSex: string | null; patientBirthDate: string | null },
 ): Promise<void> {
-  const code = await attributeSender(trx, prepared.sender);
+  // A credential's institution wins over what the data set calls itself (unless it was deleted since).
+  const fromCredential = prepared.receivedFrom ? await trx('institution').where({ code: prepared.receivedFrom }).first('code') : undefined;
+  const code = fromCredential ? (fromCredential.code as string) : await attributeSender(trx, prepared.sender);
   const ae = prepared.sender.sourceAeTitle;
   if (code || ae) {
     await trx('study')

@@ -3,6 +3,7 @@ import { absolutizeBulkDataUris } from '../../core/dicom/bulkdata';
 import { isUid } from '../../core/dicom/uid';
 import { badRequest } from '../../core/errors';
 import { instanceUrl, seriesUrl, studyUrl } from './urls';
+import { qidoAccessCondition, type QidoAccess } from '../security/access';
 
 /**
  * QIDO-RS (PS3.18 §10.6) in three pure steps: parse the query string (§8.3.4), build one
@@ -75,6 +76,8 @@ export interface QidoQuery {
   offset: number;
   /** Texts for `Warning: 299` headers (optional parameters huren does not support). */
   warnings: string[];
+  /** Which studies the caller may see (gateway/security/access.ts); absent = no restriction. */
+  access?: QidoAccess;
 }
 
 const key = (keyword: string, tag: string, level: QidoLevel, kind: Kind, column: string): MatchKey => ({ keyword, tag, level, kind, column });
@@ -131,6 +134,12 @@ const vrOf = (tag: string) => dictionary.dictionary[toParen(tag)]?.vr.slice(0, 2
 
 const invalid = (parameter: string, message: string) => badRequest('qido_invalid_parameter', `${parameter}: ${message}`, { parameter });
 
+/* eslint-disable no-control-regex -- these match exactly the control characters to refuse */
+const CONTROL_IN_VALUE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+const CONTROL = /[\u0000-\u001f]/;
+const CONTROL_ALL = /[\u0000-\u001f]/g;
+/* eslint-enable no-control-regex */
+
 export function parseQidoQuery(level: QidoLevel, query: Record<string, string | string[] | unknown>, limits: QidoLimits, scope: QidoScope = {}): QidoQuery {
   for (const [name, uid] of [
     ['StudyInstanceUID', scope.studyInstanceUid],
@@ -144,6 +153,8 @@ export function parseQidoQuery(level: QidoLevel, query: Record<string, string | 
   for (const [name, raw] of Object.entries(query)) {
     const values = (Array.isArray(raw) ? raw : [raw]) as unknown[];
     if (!values.every((v): v is string => typeof v === 'string')) throw invalid(name, 'expected a plain text value');
+    // PostgreSQL text holds no NUL (and a control character is never part of a DICOM value to match).
+    if (values.some((v) => CONTROL_IN_VALUE.test(v)) || CONTROL.test(name)) throw invalid(name.replace(CONTROL_ALL, '?'), 'contains control characters');
     const one = () => {
       if (values.length !== 1) throw invalid(name, 'given more than once');
       return values[0].trim();
@@ -414,6 +425,8 @@ export function buildQidoSql(db: Knex, q: QidoQuery): Knex.QueryBuilder<QidoRow,
     if (series) sql.where('instance.series_instance_uid', series);
     order = series ? INSTANCE_ORDER : study ? [...SERIES_ORDER, ...INSTANCE_ORDER] : [...STUDY_ORDER, ...SERIES_ORDER, ...INSTANCE_ORDER];
   }
+  // The access policy: one parameterised condition on the study (every level joins it).
+  if (q.access) for (const c of qidoAccessCondition(q.access)) sql.whereRaw(c.sql, c.bindings);
   for (const f of q.filters) applyFilter(sql, f);
   return sql
     .orderByRaw(order.join(', '))

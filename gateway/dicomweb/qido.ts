@@ -4,6 +4,8 @@ import type { GatewayDeps } from '../deps';
 import { acceptsDicomJson } from './accept';
 import { buildQidoSql, parseQidoQuery, qidoLimits, qidoResponse, type QidoLevel, type QidoQuery, type QidoRow } from './qido-query';
 import { dicomwebBase } from './urls';
+import { accessDepsOf, checkNamedReminder, resolveQidoAccess, takeAccessParams } from '../security/access';
+import { auditContext, requirePrincipal } from '../security/principal';
 import {
   candidateCodes,
   recognitionAttributes,
@@ -28,6 +30,7 @@ const MORE_RESULTS = 'There are additional results that can be requested';
 
 function search(deps: GatewayDeps, level: QidoLevel): RequestHandler {
   const limits = qidoLimits(deps.config);
+  const access = accessDepsOf(deps);
   return async (req, res) => {
     const query = req.query as Record<string, unknown>;
     // The `accept` query parameter (PS3.18 §8.3.3.1) overrides the Accept header.
@@ -35,10 +38,21 @@ function search(deps: GatewayDeps, level: QidoLevel): RequestHandler {
     if (!acceptsDicomJson(accept)) {
       throw new HurenError(406, 'not_acceptable', `QIDO-RS answers only application/dicom+json, not ${accept}`);
     }
-    const { recognition, rest } = level === 'study' ? takeRecognitionParams(query) : { recognition: null, rest: query };
+    const principal = requirePrincipal(req);
+    const { nationalId, reminder, rest: withoutAccess } = takeAccessParams(query, req);
+    const { recognition, rest } = level === 'study' ? takeRecognitionParams(withoutAccess) : { recognition: null, rest: withoutAccess };
     const q = parseQidoQuery(level, rest, limits, scopeOf(req));
+    // Who may see what (docs/security.md): a condition on the study, in the same SQL.
+    await checkNamedReminder(access, principal, reminder);
+    q.access = await resolveQidoAccess(access, principal, nationalId);
+    const audit = auditContext(req);
+    audit.details.level = level;
+    if (q.access.nationalIdHash) Object.assign(audit, { patientHash: q.access.nationalIdHash, details: { ...audit.details, byNationalId: true } });
     const base = dicomwebBase(deps.config, req);
     const { page, more, recognized } = level === 'study' ? await searchStudies(deps, q, recognition) : await searchOther(deps, q);
+    audit.details.results = page.length;
+    if (q.scope.studyInstanceUid) audit.study = q.scope.studyInstanceUid;
+    else if (page.length === 1) audit.study = page[0].study_instance_uid;
     const warnings = more ? [...q.warnings, MORE_RESULTS] : q.warnings;
     if (warnings.length > 0)
       res.setHeader(

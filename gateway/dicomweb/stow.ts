@@ -8,6 +8,9 @@ import { enqueueIndexInstance } from '../../core/jobs/index-instance';
 import type { GatewayDeps } from '../deps';
 import { parseMultipartRelatedContentType, readMultipart } from './multipart';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
+import type { InstanceIdentity } from '../../core/ingest/record';
+import { admitStow } from '../security/access';
+import { auditContext, requirePrincipal } from '../security/principal';
 
 const DICOM = 'application/dicom';
 
@@ -38,6 +41,9 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
       throw new HurenError(400, 'invalid_uid', `Not a valid StudyInstanceUID: ${expectedStudy.slice(0, 80)}`);
     }
     const { boundary } = checkStowRequest(req, config.HUREN_STOW_MAX_REQUEST_BYTES);
+    // An institution credential's studies are its institution's; it adds only to those (docs/security.md).
+    const institution = requirePrincipal(req).institution;
+    const requestDeps = institution ? { ...storeDeps, receivedFrom: institution, admit: (id: InstanceIdentity) => admitStow(db, institution, id) } : storeDeps;
 
     const body = req.pipe(byteLimit(config.HUREN_STOW_MAX_REQUEST_BYTES));
     req.once('close', () => {
@@ -49,7 +55,7 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
         part.body.resume();
         return { stored: false, failureReason: FailureReason.cannotUnderstand, message: `Part Content-Type ${type} is not ${DICOM}` };
       }
-      return storeInstance(storeDeps, part.body, expectedStudy);
+      return storeInstance(requestDeps, part.body, expectedStudy);
     });
     if (outcomes.length === 0) throw new HurenError(400, 'no_instances', 'The multipart body contains no DICOM instances');
 
@@ -58,6 +64,9 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
       if (!o.stored) logger.info({ sopInstanceUid: o.sopInstanceUid, failureReason: o.failureReason, reason: o.message }, 'instance not stored');
     }
     const stored = outcomes.filter((o) => o.stored);
+    const audit = auditContext(req);
+    audit.studies = [...new Set(stored.map((o) => o.identity.studyInstanceUid))];
+    Object.assign(audit.details, { stored: stored.length, failed: outcomes.length - stored.length });
     if (stored.length === 0 && outcomes.some((o) => !o.stored && o.unavailable)) {
       throw new HurenError(503, 'storage_unavailable', 'Storage or database cannot make instances durable now; retry later / 存储暂不可用，请稍后重试');
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { buffer } from 'node:stream/consumers';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import dcmjs from 'dcmjs';
 import { HurenError } from '../../core/errors';
 import { absolutizeBulkDataUris } from '../../core/dicom/bulkdata';
@@ -10,6 +10,7 @@ import type { GatewayDeps } from '../deps';
 import { acceptsDicomJson, negotiateMultipart } from './accept';
 import { newBoundary, writeClosingBoundary, writePartHeader } from './multipart';
 import { dicomwebBase } from './urls';
+import { assertStudyChecked } from '../security/principal';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -52,6 +53,8 @@ function scopeOf(req: Request): Scope {
   ] as const) {
     if (uid !== undefined && !isUid(uid)) throw new HurenError(400, 'invalid_uid', `Not a valid ${name}: ${uid.slice(0, 80)}`);
   }
+  // The access policy admitted this study (gateway/security/access.ts); fail closed otherwise.
+  assertStudyChecked(req, study!);
   return { study: study!, series, sop };
 }
 
@@ -93,7 +96,7 @@ export function retrieveInstances(deps: GatewayDeps): RequestHandler {
       const servedAs = wanted === '*' ? row.transfer_syntax_uid : wanted;
       writePartHeader(res, boundary, { 'Content-Type': `application/dicom; transfer-syntax=${servedAs}` });
       if (servedAs === row.transfer_syntax_uid) {
-        await pipeline(await deps.store.get(row.object_key), res, { end: false });
+        await copyInto(res, await deps.store.get(row.object_key));
       } else {
         res.write(toExplicitLittleEndian(await buffer(await deps.store.get(row.object_key))));
       }
@@ -200,7 +203,7 @@ async function sendFrames(
     writePartHeader(res, boundary, { 'Content-Type': `${partType}; transfer-syntax=${ts}` });
     for (const [offset, length] of ranges) {
       if (length === 0) continue;
-      await pipeline(await deps.store.get(objectKey, { start: offset, end: offset + length - 1 }), res, { end: false });
+      await copyInto(res, await deps.store.get(objectKey, { start: offset, end: offset + length - 1 }));
     }
   }
   writeClosingBoundary(res, boundary);
@@ -237,4 +240,38 @@ export function retrieveBulkdata(deps: GatewayDeps): RequestHandler {
     if (!range) throw new HurenError(404, 'bulkdata_not_found', `Instance has no bulk data at ${tagPath}`);
     await sendFrames(deps, res, row.object_key as string, [[range]], 'application/octet-stream', row.transfer_syntax_uid as string);
   };
+}
+
+/**
+ * Streams one stored object into a multipart response that stays open for the next part.
+ * Not `pipeline(source, res, { end: false })`: each pipeline leaves its close/error/end
+ * listeners on `res`, so a series of 50 instances piled up 150 of them and Node printed three
+ * MaxListenersExceededWarning lines per response (docs/benchmarks.md, "Making it faster").
+ */
+async function copyInto(res: Response, source: Readable): Promise<void> {
+  try {
+    for await (const chunk of source) {
+      if (res.destroyed) throw new Error('The client went away');
+      if (!res.write(chunk)) await drained(res);
+    }
+  } finally {
+    source.destroy();
+  }
+}
+
+/** Resolves on 'drain', rejects when the response closes first; leaves no listener behind. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (res.destroyed) return reject(new Error('The client went away'));
+    const done = (err?: Error) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('The client went away'));
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }

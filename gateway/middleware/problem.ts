@@ -25,8 +25,18 @@ function isUnavailable(err: unknown): boolean {
   return UNAVAILABLE_CODES.has(e.code ?? '') || e.name === 'KnexTimeoutError';
 }
 
+/** character_not_in_repertoire, untranslatable_character (\u0000 in jsonb), invalid_text_representation of an escape. */
+const INVALID_TEXT_CODES = new Set(['22021', '22P05']);
+
 function toProblem(err: unknown): { status: number; code: string; message: string; details?: Record<string, unknown> } {
   if (err instanceof HurenError) return { status: err.status, code: err.code, message: err.message, ...(err.details && { details: err.details }) };
+  // Text PostgreSQL cannot hold (NUL, invalid encoding) came from the request: a 400, not a bug.
+  if (INVALID_TEXT_CODES.has((err as { code?: string }).code ?? ''))
+    return {
+      status: 400,
+      code: 'invalid_text',
+      message: '请求中含有无法保存的字符（如 NUL）/ The request contains characters that cannot be stored (such as NUL)',
+    };
   if (isUnavailable(err))
     return { status: 503, code: 'database_unavailable', message: 'The database is not reachable now; retry later / 数据库暂不可用，请稍后重试' };
   // Errors raised by Express's own parsers (body-parser, URL decoding) carry a 4xx status.

@@ -10,7 +10,7 @@ describe('classification', () => {
   afterAll(() => gw.close());
 
   const post = (path: string, body: unknown) =>
-    fetch(`${gw.baseUrl}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    gw.fetch(`${gw.baseUrl}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
 
   async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -37,7 +37,7 @@ describe('classification', () => {
       }),
     );
     const { body, contentType } = multipartBody(slices);
-    expect((await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType } })).status).toBe(200);
+    expect((await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType } })).status).toBe(200);
 
     const items = await waitFor(async () => {
       const rows = await gw.core.db('study_item').where({ study_instance_uid: study }).orderBy('catalog_id').pluck('item_code');
@@ -74,7 +74,7 @@ describe('classification', () => {
     expect((await post('/recognition/classify', { dataset: { nottag: { vr: 'LO' } } })).status).toBe(400);
     expect((await post('/recognition/classify', {})).status).toBe(400);
     expect((await post('/recognition/classify', { dataset: { '00080060': { vr: 'CS', Value: ['CT'] } }, institution: 'NOPE' })).status).toBe(404);
-    const notJson = await fetch(`${gw.baseUrl}/recognition/classify`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } });
+    const notJson = await gw.fetch(`${gw.baseUrl}/recognition/classify`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } });
     expect(notJson.status).toBe(415);
   });
 });

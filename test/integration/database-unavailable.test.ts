@@ -13,6 +13,9 @@ import { createGatewayMetrics } from '../../gateway/ops/metrics';
 import { makeInstance } from '../support/dicom-factory';
 import { multipartBody } from '../support/gateway';
 import { TEST_REDIS_URL, uniqueName } from '../support/services';
+import { startTestIdp, type TestIdp } from '../support/idp';
+import { securityOf } from '../../gateway/security';
+import type { Express } from 'express';
 
 /** PostgreSQL unreachable: requests get a retryable 503, STOW never acknowledges anything. */
 describe('when PostgreSQL is unreachable', () => {
@@ -21,18 +24,34 @@ describe('when PostgreSQL is unreachable', () => {
   const db = createDb({ url: 'postgres://postgres@127.0.0.1:1/none', schema: 'public', poolMax: 2 });
   const redis = createRedis(TEST_REDIS_URL, 'producer');
   const queues = createJobQueues(redis, uniqueName('huren-test'));
-  const config = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
-  const app = createApp({
-    config,
-    db,
-    store: new FsObjectStore(dir),
-    redis,
-    queues,
-    logger: createLogger('silent', 'test'),
-    metrics: createGatewayMetrics(queues),
+  // JWTs are checked without the database (a local IdP); API keys need it.
+  let idp: TestIdp;
+  let app: Express;
+  let auth: string;
+  beforeAll(async () => {
+    idp = await startTestIdp();
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+      LOG_LEVEL: 'silent',
+      HUREN_OIDC_ISSUER: idp.issuer,
+      HUREN_OIDC_AUDIENCE: idp.audience,
+      HUREN_OIDC_JWKS_URL: idp.jwksUrl,
+    });
+    app = createApp({
+      config,
+      db,
+      store: new FsObjectStore(dir),
+      redis,
+      queues,
+      logger: createLogger('silent', 'test'),
+      metrics: createGatewayMetrics(queues),
+    });
+    auth = `Bearer ${await idp.token({ roles: ['viewer', 'pacs', 'ops'] })}`;
   });
 
   afterAll(async () => {
+    await securityOf(app).close();
+    await idp.close();
     await queues.close();
     await db.destroy();
     redis.disconnect();
@@ -40,7 +59,7 @@ describe('when PostgreSQL is unreachable', () => {
   });
 
   it('answers QIDO-RS with 503 and Retry-After', async () => {
-    const res = await request(app).get('/dicomweb/studies?PatientID=X');
+    const res = await request(app).get('/dicomweb/studies?PatientID=X').set('Authorization', auth);
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBeDefined();
     expect(res.body).toMatchObject({ status: 503, code: 'database_unavailable' });
@@ -48,13 +67,21 @@ describe('when PostgreSQL is unreachable', () => {
 
   it('answers STOW-RS with 503 and leaves no object behind', async () => {
     const { body, contentType } = multipartBody([makeInstance()]);
-    const res = await request(app).post('/dicomweb/studies').set('Content-Type', contentType).send(body);
+    const res = await request(app).post('/dicomweb/studies').set('Authorization', auth).set('Content-Type', contentType).send(body);
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ status: 503 });
   });
 
+  it('answers an API key, which cannot be checked now, with 503 (not 401)', async () => {
+    const res = await request(app)
+      .get('/dicomweb/studies')
+      .set('Authorization', `Bearer hrn_0123456789ab_${'A'.repeat(43)}`);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ status: 503, code: 'database_unavailable' });
+  });
+
   it('reports not ready', async () => {
-    const res = await request(app).get('/readyz');
+    const res = await request(app).get('/readyz').set('Authorization', auth);
     expect(res.status).toBe(503);
     expect(res.body.checks.postgres).not.toBe('ok');
   });

@@ -26,7 +26,7 @@ describe('with dicomweb-client', () => {
   afterAll(() => gw.close());
 
   it('stores, searches, and retrieves instances and metadata', async () => {
-    const client = new api.DICOMwebClient({ url: gw.dicomweb, singlepart: false }) as unknown as Client;
+    const client = new api.DICOMwebClient({ url: gw.dicomweb, singlepart: false, headers: gw.auth }) as unknown as Client;
     const study = randomUid();
     const series = randomUid();
     const instances = [1, 2].map((n) =>

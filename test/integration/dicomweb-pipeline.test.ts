@@ -49,7 +49,7 @@ describe('STOW-RS → index worker → QIDO-RS / WADO-RS', () => {
     columns: 16,
   });
 
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${gw.dicomweb}${path}`, { headers });
+  const get = (path: string, headers: Record<string, string> = {}) => gw.fetch(`${gw.dicomweb}${path}`, { headers });
   const json = async (path: string) => {
     const res = await get(path);
     expect(res.status).toBe(200);
@@ -61,7 +61,7 @@ describe('STOW-RS → index worker → QIDO-RS / WADO-RS', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     const { body, contentType } = multipartBody([...ct, dr, mr]);
-    const res = await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
+    const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
     expect(res.status).toBe(200);
     const answer = (await res.json()) as Record<string, { Value: Array<Record<string, { Value: string[] }>> }>;
     expect(answer['00081199'].Value).toHaveLength(5);

@@ -15,7 +15,7 @@ describe('institution registry and sender attribution', () => {
   afterAll(() => gw.close());
 
   const call = async (method: string, path: string, body?: unknown, contentType = 'application/json') => {
-    const res = await fetch(`${gw.baseUrl}${path}`, {
+    const res = await gw.fetch(`${gw.baseUrl}${path}`, {
       method,
       headers: body === undefined ? {} : { 'Content-Type': contentType },
       body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
@@ -36,7 +36,7 @@ describe('institution registry and sender attribution', () => {
 
   async function stow(...instances: Buffer[]): Promise<void> {
     const { body, contentType } = multipartBody(instances);
-    const res = await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
+    const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
     expect(res.status).toBe(200);
   }
 

@@ -30,11 +30,15 @@ describe('patient identity across hospitals', () => {
 
   async function stow(...instances: Buffer[]): Promise<void> {
     const { body, contentType } = multipartBody(instances);
-    const res = await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
+    const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
     expect(res.status).toBe(200);
   }
-  const put = (body: unknown, base = gw.baseUrl) =>
-    fetch(`${base}/recognition/patients/national-id`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const put = (body: unknown, target = gw) =>
+    target.fetch(`${target.baseUrl}/recognition/patients/national-id`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const patientPk = async (issuer: string, id: string) =>
     Number((await gw.core.db('patient').where({ issuer_of_patient_id: issuer, patient_id: id }).first('id')).id);
 
@@ -78,7 +82,7 @@ describe('patient identity across hospitals', () => {
   it('keeps the sender’s own PatientID and IssuerOfPatientID as sent', async () => {
     const study = await gw.core.db('study').where({ study_instance_uid: studyA }).first('patient_id', 'issuer_of_patient_id');
     expect(study).toEqual({ patient_id: 'A-0001', issuer_of_patient_id: 'HOSP_A' });
-    const metadata = (await fetch(`${gw.dicomweb}/studies/${studyA}/metadata`).then((r) => r.json())) as Array<Record<string, { Value?: unknown[] }>>;
+    const metadata = (await gw.fetch(`${gw.dicomweb}/studies/${studyA}/metadata`).then((r) => r.json())) as Array<Record<string, { Value?: unknown[] }>>;
     expect(metadata[0]['00101002'].Value).toEqual([expect.objectContaining({ '00100020': { vr: 'LO', Value: ['MRN-77'] } })]);
   });
 
@@ -137,7 +141,7 @@ describe('patient identity across hospitals', () => {
     const missing = await put({ patientId: 'B-9' });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as Answer).code).toBe('invalid_body');
-    const notJson = await fetch(`${gw.baseUrl}/recognition/patients/national-id`, { method: 'PUT', body: 'x' });
+    const notJson = await gw.fetch(`${gw.baseUrl}/recognition/patients/national-id`, { method: 'PUT', body: 'x' });
     expect(notJson.status).toBe(415);
   });
 
@@ -145,7 +149,7 @@ describe('patient identity across hospitals', () => {
     for (const k of Object.keys(keyEnv)) delete process.env[k];
     const keyless = await startTestGateway({ workers: false });
     try {
-      const res = await put({ issuerOfPatientId: 'HOSP_B', patientId: 'B-9', nationalId: NATIONAL_ID }, keyless.baseUrl);
+      const res = await put({ issuerOfPatientId: 'HOSP_B', patientId: 'B-9', nationalId: NATIONAL_ID }, keyless);
       expect(res.status).toBe(503);
       expect(((await res.json()) as Answer).code).toBe('patient_identity_not_configured');
     } finally {

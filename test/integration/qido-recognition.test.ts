@@ -16,7 +16,7 @@ describe('QIDO-RS recognition extension', () => {
 
   async function study(uid: string, daysAgo: number, item: string) {
     const { body, contentType } = multipartBody([makeInstance({ studyInstanceUid: uid, modality: 'DX', studyDate: day(daysAgo), patientId: 'QR-1' })]);
-    expect((await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType } })).status).toBe(200);
+    expect((await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType } })).status).toBe(200);
     await gw.waitForIndexed(uid, 1);
     const db = gw.core.db;
     await db('study').where({ study_instance_uid: uid }).update({ sending_institution_code: 'XJ-A' });
@@ -44,7 +44,7 @@ describe('QIDO-RS recognition extension', () => {
   afterAll(() => gw.close());
 
   const search = async (query: string) => {
-    const res = await fetch(`${gw.dicomweb}/studies?${query}`);
+    const res = await gw.fetch(`${gw.dicomweb}/studies?${query}`);
     expect(res.status).toBe(200);
     return (await res.json()) as Result[];
   };
@@ -78,11 +78,11 @@ describe('QIDO-RS recognition extension', () => {
     ['a bad date', 'recognitionCode=XJHRYX-DR0208&validAt=2026-13-45'],
     ['an unknown institution', 'recognitionCode=XJHRYX-DR0208&recognizableFor=NOPE'],
   ])('answers 400 for %s', async (_name, query) => {
-    const res = await fetch(`${gw.dicomweb}/studies?${query}`);
+    const res = await gw.fetch(`${gw.dicomweb}/studies?${query}`);
     expect(res.status).toBe(400);
   });
 
   it('is a study-level extension: other levels refuse the parameters', async () => {
-    expect((await fetch(`${gw.dicomweb}/series?recognitionCode=XJHRYX-DR0208`)).status).toBe(400);
+    expect((await gw.fetch(`${gw.dicomweb}/series?recognitionCode=XJHRYX-DR0208`)).status).toBe(400);
   });
 });

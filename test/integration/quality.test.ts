@@ -30,7 +30,7 @@ describe('quality: job and API', () => {
 
   async function stow(parts: Buffer[], study: string): Promise<void> {
     const { body, contentType } = multipartBody(parts);
-    const res = await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
+    const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
     expect(res.status).toBe(200);
     await gw.waitForIndexed(study, parts.length);
   }
@@ -186,7 +186,7 @@ describe('quality: job and API', () => {
     const first = await poll(async () => readQuality(db(), study));
     expect(codes(first.findings)).toEqual(['QC-REPORT-MISSING']);
 
-    const res = await fetch(`${gw.baseUrl}/recognition/studies/${study}/reports`, {
+    const res = await gw.fetch(`${gw.baseUrl}/recognition/studies/${study}/reports`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ author: '王芳', signedAt: '2024-01-01T16:00:00+08:00', conclusion: '颅脑CT平扫未见异常。', text: '检查所见：脑实质密度均匀。' }),
@@ -210,7 +210,7 @@ describe('quality: job and API', () => {
     expect(second.result).toBe('pass');
     expect(second.assessedAt.getTime()).toBeGreaterThan(first.assessedAt.getTime());
 
-    const get = await fetch(`${gw.baseUrl}/recognition/studies/${study}/quality`);
+    const get = await gw.fetch(`${gw.baseUrl}/recognition/studies/${study}/quality`);
     expect(get.status).toBe(200);
     const body = (await get.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ studyInstanceUid: study, result: 'pass', findings: [], itemCodes: [] });
@@ -223,7 +223,7 @@ describe('quality: job and API', () => {
 
   describe('HTTP errors', () => {
     const post = (uid: string, body: unknown, contentType = 'application/json') =>
-      fetch(`${gw.baseUrl}/recognition/studies/${uid}/reports`, {
+      gw.fetch(`${gw.baseUrl}/recognition/studies/${uid}/reports`, {
         method: 'POST',
         headers: { 'Content-Type': contentType },
         body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -242,18 +242,18 @@ describe('quality: job and API', () => {
     };
 
     it('400 for a malformed StudyInstanceUID', async () => {
-      await problem(await fetch(`${gw.baseUrl}/recognition/studies/1.2.abc/quality`), 400, 'invalid_uid');
+      await problem(await gw.fetch(`${gw.baseUrl}/recognition/studies/1.2.abc/quality`), 400, 'invalid_uid');
       await problem(await post('01.2.3', valid), 400, 'invalid_uid');
     });
 
     it('404 with a bilingual message for an unknown study', async () => {
-      const a = await problem(await fetch(`${gw.baseUrl}/recognition/studies/1.2.3.999999/quality`), 404, 'study_not_found');
+      const a = await problem(await gw.fetch(`${gw.baseUrl}/recognition/studies/1.2.3.999999/quality`), 404, 'study_not_found');
       expect(a.message).toMatch(/未找到该检查.*No such study/);
       await problem(await post('1.2.3.999999', valid), 404, 'study_not_found');
     });
 
     it('404 quality_not_assessed for a known study not assessed yet', async () => {
-      const body = await problem(await fetch(`${gw.baseUrl}/recognition/studies/${known}/quality`), 404, 'quality_not_assessed');
+      const body = await problem(await gw.fetch(`${gw.baseUrl}/recognition/studies/${known}/quality`), 404, 'quality_not_assessed');
       expect(body.message).toMatch(/尚未完成质量评估/);
     });
 

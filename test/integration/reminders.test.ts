@@ -92,7 +92,7 @@ describe('HIS reminders, 调阅, decisions and indicators', () => {
   const S = { S6: randomUid(), S0: randomUid(), S1: randomUid(), S2: randomUid(), S3: randomUid(), S4: randomUid(), S5: randomUid(), S9: randomUid() };
 
   const post = (path: string, body: unknown) =>
-    fetch(`${gw.baseUrl}/recognition${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    gw.fetch(`${gw.baseUrl}/recognition${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const json = async <T>(res: Response, status: number): Promise<T> => {
     const text = await res.text();
     if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
@@ -124,7 +124,7 @@ describe('HIS reminders, 调阅, decisions and indicators', () => {
       extra: { IssuerOfPatientID: issuer, StudyTime: '101500', PatientSex: 'F', PatientBirthDate: '19491231', ...extra },
     });
     const { body, contentType } = multipartBody([instance, ...more]);
-    const res = await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
+    const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } });
     expect(res.status).toBe(200);
     await gw.waitForIndexed(study, 1 + more.length);
   }
@@ -188,7 +188,7 @@ describe('HIS reminders, 调阅, decisions and indicators', () => {
       ['HOSP_R', 'R-1'],
       ['HOSP_C', 'C-1'],
     ]) {
-      const res = await fetch(`${gw.baseUrl}/recognition/patients/national-id`, {
+      const res = await gw.fetch(`${gw.baseUrl}/recognition/patients/national-id`, {
         method: 'PUT',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ issuerOfPatientId, patientId, nationalId: NATIONAL_ID }),
@@ -367,7 +367,7 @@ describe('HIS reminders, 调阅, decisions and indicators', () => {
       );
       expect(badId.code).toBe('national_id_invalid');
       expect(JSON.stringify(badId)).not.toContain('1101051949');
-      const notJson = await fetch(`${gw.baseUrl}/recognition/reminders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{' });
+      const notJson = await gw.fetch(`${gw.baseUrl}/recognition/reminders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{' });
       expect((await json<Problem>(notJson, 400)).code).toBe('invalid_json');
 
       const unknown = await json<Problem>(
@@ -418,12 +418,12 @@ describe('HIS reminders, 调阅, decisions and indicators', () => {
 
     it('is recorded once from WADO-RS requests carrying the reminder (query or header), never for a study it did not show', async () => {
       const prior = reminder.items[0].priors.find((p) => p.studyInstanceUid === S.S2)!;
-      for (let i = 0; i < 3; i++) expect((await fetch(prior.links.metadata)).status).toBe(200);
-      const viaHeader = await fetch(`${gw.dicomweb}/studies/${S.S5}/metadata`, { headers: { 'X-Huren-Reminder': reminder.reminderId } });
+      for (let i = 0; i < 3; i++) expect((await gw.fetch(prior.links.metadata)).status).toBe(200);
+      const viaHeader = await gw.fetch(`${gw.dicomweb}/studies/${S.S5}/metadata`, { headers: { 'X-Huren-Reminder': reminder.reminderId } });
       expect(viaHeader.status).toBe(200);
-      const notShown = await fetch(`${gw.dicomweb}/studies/${S.S4}/metadata?reminder=${reminder.reminderId}`);
+      const notShown = await gw.fetch(`${gw.dicomweb}/studies/${S.S4}/metadata?reminder=${reminder.reminderId}`);
       expect(notShown.status).toBe(200);
-      const unknownReminder = await fetch(`${gw.dicomweb}/studies/${S.S2}/metadata?reminder=${randomUUID()}`);
+      const unknownReminder = await gw.fetch(`${gw.dicomweb}/studies/${S.S2}/metadata?reminder=${randomUUID()}`);
       expect(unknownReminder.status).toBe(200);
 
       const viewed = async () =>
@@ -571,7 +571,7 @@ describe('HIS reminders, 调阅, decisions and indicators', () => {
   describe('GET /recognition/indicators and /recognition/events', () => {
     const OLD1 = randomUUID();
     const OLD2 = randomUUID();
-    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${gw.baseUrl}/recognition${path}`, { headers });
+    const get = (path: string, headers: Record<string, string> = {}) => gw.fetch(`${gw.baseUrl}/recognition${path}`, { headers });
     const indicators = async (query: string) => json<IndicatorAnswer>(await get(`/indicators?${query}`), 200);
     const rates = (a: IndicatorAnswer) =>
       Object.fromEntries(Object.entries(a.indicators).map(([k, r]) => [k, `${r.numerator}/${r.denominator}`])) as Record<

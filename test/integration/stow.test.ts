@@ -18,7 +18,7 @@ describe('STOW-RS', () => {
 
   const post = async (parts: Parameters<typeof multipartBody>[0], studyPath = '') => {
     const { body, contentType } = multipartBody(parts);
-    const res = await fetch(`${gw.dicomweb}/studies${studyPath}`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
+    const res = await gw.fetch(`${gw.dicomweb}/studies${studyPath}`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
     const text = await res.text();
     return { status: res.status, type: res.headers.get('content-type'), body: text ? (JSON.parse(text) as StowAnswer) : {} };
   };
@@ -128,20 +128,20 @@ describe('STOW-RS', () => {
     ['multipart of another type', 'multipart/related; type="application/dicom+xml"; boundary=x', 415, 'unsupported_media_type'],
     ['no boundary', 'multipart/related; type="application/dicom"', 400, 'malformed_multipart'],
   ])('answers %s with a JSON problem', async (_name, contentType, status, code) => {
-    const res = await fetch(`${gw.dicomweb}/studies`, { method: 'POST', body: makeInstance(), headers: contentType ? { 'Content-Type': contentType } : {} });
+    const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body: makeInstance(), headers: contentType ? { 'Content-Type': contentType } : {} });
     expect(res.status).toBe(status);
     expect(await res.json()).toMatchObject({ status, code });
   });
 
   it('answers 400 for an empty multipart body and for a wrong boundary', async () => {
-    const empty = await fetch(`${gw.dicomweb}/studies`, {
+    const empty = await gw.fetch(`${gw.dicomweb}/studies`, {
       method: 'POST',
       body: '--b--\r\n',
       headers: { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b' },
     });
     expect(empty.status).toBe(400);
     const { body } = multipartBody([makeInstance()], 'actual');
-    const wrong = await fetch(`${gw.dicomweb}/studies`, {
+    const wrong = await gw.fetch(`${gw.dicomweb}/studies`, {
       method: 'POST',
       body,
       headers: { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=declared' },
@@ -161,7 +161,7 @@ describe('STOW-RS', () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(`${gw.dicomweb}/studies`, {
         method: 'POST',
-        headers: { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b', 'Content-Length': '5000000', Expect: '100-continue' },
+        headers: { ...gw.auth, 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b', 'Content-Length': '5000000', Expect: '100-continue' },
       });
       req.on('continue', () => reject(new Error('server asked for the body')));
       req.on('response', (res) => {
@@ -179,7 +179,7 @@ describe('STOW-RS', () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(`${gw.dicomweb}/studies`, {
         method: 'POST',
-        headers: { 'Content-Type': contentType, 'Content-Length': String(body.length), Expect: '100-continue' },
+        headers: { ...gw.auth, 'Content-Type': contentType, 'Content-Length': String(body.length), Expect: '100-continue' },
       });
       req.on('continue', () => req.end(body));
       req.on('response', (res) => {
@@ -196,7 +196,10 @@ describe('STOW-RS', () => {
     const parts = Array.from({ length: 8 }, () => makeInstance({ rows: 256, columns: 256 }));
     const { body, contentType } = multipartBody(parts);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${gw.dicomweb}/studies`, { method: 'POST', headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' } });
+      const req = http.request(`${gw.dicomweb}/studies`, {
+        method: 'POST',
+        headers: { ...gw.auth, 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' },
+      });
       req.on('response', (res) => {
         res.resume();
         resolve(res.statusCode!);
@@ -216,7 +219,10 @@ describe('STOW-RS', () => {
     const instance = makeInstance({ sopInstanceUid: sop, rows: 256, columns: 256 });
     const { body, contentType } = multipartBody([instance]);
     await new Promise<void>((resolve) => {
-      const req = http.request(`${gw.dicomweb}/studies`, { method: 'POST', headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' } });
+      const req = http.request(`${gw.dicomweb}/studies`, {
+        method: 'POST',
+        headers: { ...gw.auth, 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' },
+      });
       req.on('error', () => resolve());
       req.write(body.subarray(0, 60_000));
       setTimeout(() => {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +10,9 @@ import { closeCoreServices, openCoreServices, type CoreServices } from '../../co
 import { createApp } from '../../gateway/app';
 import { createGatewayMetrics } from '../../gateway/ops/metrics';
 import { createServer } from '../../gateway/server';
+import { securityOf } from '../../gateway/security';
+import { createApiKey, ensureBootstrapAdmin } from '../../core/security/api-keys';
+import { ROLES, type Role } from '../../core/security/roles';
 import { startWorkers, type RunningWorkers } from '../../workers/start';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './services';
 
@@ -16,6 +21,17 @@ export interface TestGateway {
   dicomweb: string;
   core: CoreServices;
   workers?: RunningWorkers;
+  app: Express;
+  /** Authorization header of a platform credential holding every role (what existing tests send). */
+  auth: { Authorization: string };
+  /** The HUREN_ADMIN_TOKEN this gateway bootstrapped. */
+  adminToken: string;
+  /** fetch with `auth` (headers given win; `Authorization: ''` sends none). */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+  /** A new API key; for an institution that does not exist yet, a test institution is created first. */
+  credential(opts: { roles: Role[]; institution?: string | null; name?: string }): Promise<TestCredential>;
+  /** Writes the audit records still buffered, so a test can read them. */
+  flushAudit(): Promise<void>;
   /** Resolves once `n` instances of the study are indexed (or rejects after `timeoutMs`). */
   waitForIndexed(studyInstanceUid: string, n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -36,21 +52,51 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
     HUREN_DATA_DIR: dataDir,
     HUREN_STUDY_STABLE_SECONDS: '1',
     LOG_LEVEL: 'silent',
+    HUREN_ADMIN_TOKEN: `test-admin-${randomBytes(24).toString('hex')}`,
+    // Tests run thousands of requests from 127.0.0.1; the limits have tests of their own.
+    HUREN_RATE_LIMIT_PER_MINUTE: '0',
+    HUREN_AUTH_MAX_FAILURES_PER_ADDRESS: '1000000',
     ...opts.env,
   });
   const core = await openCoreServices(config, 'test', 'worker');
   await prepareDatabase(core.db, schema, core.queues);
+  await ensureBootstrapAdmin(core.db, config.HUREN_ADMIN_TOKEN);
   const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
-  const server = createServer(createApp(deps), deps);
+  const app = createApp(deps);
+  const server = createServer(app, deps);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const workers = opts.workers === false ? undefined : await startWorkers(core);
+
+  const credential = async ({ roles, institution = null, name }: { roles: Role[]; institution?: string | null; name?: string }): Promise<TestCredential> => {
+    if (institution) {
+      await core
+        .db('institution')
+        .insert({ code: institution, name: `测试机构 ${institution}`, region: 'ZJ', level: 'L3A' })
+        .onConflict('code')
+        .ignore();
+    }
+    const { token, key } = await createApiKey(core.db, { name: name ?? `test ${roles.join('+')}`, roles, institution, createdBy: 'test' });
+    return { id: key.id, token, headers: { Authorization: `Bearer ${token}` } };
+  };
+  const everything = await credential({ roles: [...ROLES], name: 'test platform (all roles)' });
 
   return {
     baseUrl,
     dicomweb: `${baseUrl}/dicomweb`,
     core,
     workers,
+    app,
+    auth: everything.headers,
+    adminToken: config.HUREN_ADMIN_TOKEN!,
+    fetch: (url, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('Authorization', everything.headers.Authorization);
+      else if (headers.get('authorization') === '') headers.delete('authorization');
+      return fetch(url, { ...init, headers });
+    },
+    credential,
+    flushAudit: () => securityOf(app).audit.flush(),
     async waitForIndexed(study, n, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -64,6 +110,7 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await workers?.close();
+      await securityOf(app).close();
       const obliterate = core.queues.all().map((q) => q.obliterate({ force: true }).catch(() => undefined));
       await Promise.all(obliterate);
       await core.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
@@ -71,6 +118,12 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface TestCredential {
+  id: string;
+  token: string;
+  headers: { Authorization: string };
 }
 
 export interface PartInput {

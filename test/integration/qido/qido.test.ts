@@ -10,6 +10,7 @@ import { buildQidoSql, parseQidoQuery } from '../../../gateway/dicomweb/qido-que
 import { problemHandler } from '../../../gateway/middleware/problem';
 import type { Db } from '../../../core/db';
 import { createTestDb, type TestDb } from '../../support/services';
+import { asPlatformViewer } from '../../support/principals';
 
 // dcmjs ships no type declarations; its dictionary turns keywords into DICOM JSON tags and VRs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -139,7 +140,8 @@ describe('QIDO-RS against PostgreSQL', () => {
 
   const appFor = (env: Record<string, string>) => {
     const deps = { config: loadConfig({ LOG_LEVEL: 'silent', ...env }), db: t.db, logger: createLogger('silent', 'test') } as unknown as GatewayDeps;
-    return express().use('/dicomweb', qidoRoutes(deps)).use(problemHandler);
+    // Mounted without the security middleware: the caller is a platform viewer (sees every study).
+    return express().use(asPlatformViewer).use('/dicomweb', qidoRoutes(deps)).use(problemHandler);
   };
   const get = (path: string) => request(app).get(`/dicomweb${path}`);
   const uids = (body: DicomJson[], tag = '0020000D') => body.map((r) => r[tag].Value![0] as string);
