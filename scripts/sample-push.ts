@@ -144,7 +144,12 @@ async function main(): Promise<void> {
   console.log(`Pushing ${samples.length} sample studies to ${base} / 正在推送示例检查`);
   for (const [i, s] of samples.entries()) await push(s, i);
   console.log(
-    `\nDone / 完成. Query them / 查询:\n  curl '${base}/dicomweb/studies?PatientID=SAMPLE-*'\n  curl '${base}/dicomweb/studies?PatientName=${encodeURIComponent('*张*')}'`,
+    [
+      '\nDone / 完成. Query them with the same key / 用同一凭据查询:',
+      `  export HUREN_TOKEN=${process.env.HUREN_TOKEN ? '$HUREN_TOKEN' : `$(cat ${path.resolve(process.env.HUREN_DATA_DIR ?? './data', 'secrets', 'dev-pacs-token')})`}`,
+      `  curl -H "Authorization: Bearer $HUREN_TOKEN" '${base}/dicomweb/studies?PatientID=SAMPLE-*'`,
+      `  curl -H "Authorization: Bearer $HUREN_TOKEN" '${base}/dicomweb/studies?PatientName=${encodeURIComponent('*张*')}'`,
+    ].join('\n'),
   );
 }
 
