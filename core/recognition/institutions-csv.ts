@@ -4,12 +4,11 @@
  * export writes the codes. Parsing is pure and reports every problem with its line number;
  * the import writes nothing unless the whole file is valid.
  */
-import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
 import type { z } from 'zod';
 import { Institution, type StoredInstitution } from './institution-schema';
 import { issueText } from './issues';
 import { normalizeAlias } from './alias-normalize';
+import { readCsvTable, splitList, writeCsvTable, type RowError } from './csv-table';
 
 export const CSV_COLUMNS = [
   'code',
@@ -27,12 +26,7 @@ export const CSV_COLUMNS = [
 type Column = (typeof CSV_COLUMNS)[number];
 const REQUIRED: Column[] = ['code', 'name', 'region', 'level'];
 
-export interface RowError {
-  /** Line in the file (the header is line 1). */
-  row: number;
-  column?: string;
-  message: string;
-}
+export type { RowError };
 
 export interface ParsedRow {
   row: number;
@@ -67,39 +61,14 @@ const GROUP_KIND_LABELS: Record<string, string> = {
 };
 
 /** `;` separates list items and `|` an item's parts; the full-width forms an IME types count too. */
-const splitList = (cell: string) =>
-  cell
-    .split(/[;；]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
 const splitParts = (item: string) => item.split(/[|｜]/).map((s) => s.trim());
 const label = (column: Column, cell: string) => LABELS[column]?.[cell.trim()] ?? LABELS[column]?.[cell.trim().toLowerCase()] ?? cell.trim();
 
 export function parseInstitutionsCsv(text: string): { rows: ParsedRow[]; errors: RowError[] } {
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    // With `info` each record comes as {record, info}; the typings do not model that option.
-    records = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as typeof records;
-  } catch (err) {
-    const e = err as { lines?: number; message?: string };
-    return { rows: [], errors: [{ row: e.lines ?? 1, message: `CSV 格式错误（如引号未闭合）/ Malformed CSV (e.g. an unclosed quote): ${e.message}` }] };
-  }
-  if (records.length === 0) return { rows: [], errors: [{ row: 1, message: '文件为空 / The file is empty' }] };
-
-  const header = records[0].record.map((h) => h.trim().toLowerCase());
-  const headerErrors = checkHeader(header);
-  if (headerErrors.length) return { rows: [], errors: headerErrors };
-
+  const table = readCsvTable(text, { columns: CSV_COLUMNS, required: REQUIRED });
   const rows: ParsedRow[] = [];
-  const errors: RowError[] = [];
-  for (const { record, info } of records.slice(1)) {
-    const row = info.lines;
-    if (record.every((c) => c.trim() === '')) continue;
-    if (record.length !== header.length) {
-      errors.push({ row, message: `该行有 ${record.length} 列，表头有 ${header.length} 列 / The row has ${record.length} cells, the header ${header.length}` });
-      continue;
-    }
-    const cells = Object.fromEntries(header.map((h, i) => [h, record[i]])) as Partial<Record<Column, string>>;
+  const errors: RowError[] = [...table.errors];
+  for (const { row, cells } of table.records) {
     const result = parseRow(cells, row);
     if ('institution' in result) rows.push({ row, institution: result.institution });
     else errors.push(...result.errors);
@@ -107,19 +76,6 @@ export function parseInstitutionsCsv(text: string): { rows: ParsedRow[]; errors:
   if (rows.length === 0 && errors.length === 0) errors.push({ row: 1, message: '文件中没有机构 / The file lists no institutions' });
   errors.push(...crossRowErrors(rows));
   return { rows, errors: errors.sort((a, b) => a.row - b.row) };
-}
-
-function checkHeader(header: string[]): RowError[] {
-  const errors: RowError[] = [];
-  const unknown = header.filter((h) => !(CSV_COLUMNS as readonly string[]).includes(h));
-  if (unknown.length) {
-    errors.push({ row: 1, message: `未知列 ${unknown.join('、')} / Unknown column(s) ${unknown.join(', ')} (known: ${CSV_COLUMNS.join(', ')})` });
-  }
-  const missing = REQUIRED.filter((c) => !header.includes(c));
-  if (missing.length) errors.push({ row: 1, message: `缺少必需列 ${missing.join('、')} / Missing required column(s) ${missing.join(', ')}` });
-  const repeated = header.filter((h, i) => header.indexOf(h) !== i);
-  if (repeated.length) errors.push({ row: 1, message: `列重复 ${repeated.join('、')} / Repeated column(s) ${repeated.join(', ')}` });
-  return errors;
 }
 
 function parseRow(cells: Partial<Record<Column, string>>, row: number): { institution: Institution } | { errors: RowError[] } {
@@ -256,5 +212,5 @@ export function serializeInstitutionsCsv(institutions: StoredInstitution[]): str
     i.groups.map((g) => [g.code, g.name, g.kind].join('|')).join(';'),
     i.accreditations.map((a) => [a.catalogId, a.modality, a.validFrom, a.validUntil ?? '', a.issuer ?? ''].join('|').replace(/\|+$/, '')).join(';'),
   ]);
-  return `\uFEFF${stringify([[...CSV_COLUMNS], ...records], { record_delimiter: '\r\n' })}`;
+  return writeCsvTable(CSV_COLUMNS, records);
 }

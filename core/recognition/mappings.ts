@@ -13,8 +13,6 @@
  *   with what the classifier made of a sample study — the worklist for mapping a catalogue.
  */
 import type { Queue } from 'bullmq';
-import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { findItem, getCatalog } from '../../catalogs/index';
@@ -23,7 +21,7 @@ import { enqueueReclassify } from '../jobs/reclassify';
 import type { CatalogClassification } from './classify';
 import { CatalogId } from './institution-schema';
 import { csvInvalid } from './institutions-import';
-import type { RowError } from './institutions-csv';
+import { readCsvTable, splitList, writeCsvTable, type RowError } from './csv-table';
 import { unknownInstitution } from './institutions';
 import { issueText } from './issues';
 import { localMappingKey } from './local-mapping';
@@ -203,49 +201,22 @@ export interface ParsedMappingRow {
 
 const FIELD_COLUMNS: Record<string, Column> = { localCode: 'local_code', localName: 'local_name', catalogId: 'catalog_id', itemCodes: 'item_codes' };
 
-/** `;` separates item codes (the full-width `；` an IME types too); an empty cell is "no item". */
-const splitCodes = (cell: string) =>
-  cell
-    .split(/[;；]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-
 /**
  * Pure: every problem of the file with its line, or the rows. Checks the header, each row
  * (code or name, catalog, item codes of that catalog) and repeats of a (procedure, catalog)
  * within the file; existing mappings are updated, not errors.
  */
 export function parseMappingsCsv(text: string): { rows: ParsedMappingRow[]; errors: RowError[] } {
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    // With `info` each record comes as {record, info}; the typings do not model that option.
-    records = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as typeof records;
-  } catch (err) {
-    const e = err as { lines?: number; message?: string };
-    return { rows: [], errors: [{ row: e.lines ?? 1, message: `CSV 格式错误（如引号未闭合）/ Malformed CSV (e.g. an unclosed quote): ${e.message}` }] };
-  }
-  if (records.length === 0) return { rows: [], errors: [{ row: 1, message: '文件为空 / The file is empty' }] };
-
-  const header = records[0].record.map((h) => h.trim().toLowerCase());
-  const headerErrors = checkHeader(header);
-  if (headerErrors.length) return { rows: [], errors: headerErrors };
-
+  const table = readCsvTable(text, { columns: MAPPING_CSV_COLUMNS, required: ['catalog_id', 'item_codes'], oneOf: ['local_code', 'local_name'] });
   const rows: ParsedMappingRow[] = [];
-  const errors: RowError[] = [];
+  const errors: RowError[] = [...table.errors];
   const seen = new Map<string, number>();
-  for (const { record, info } of records.slice(1)) {
-    const row = info.lines;
-    if (record.every((c) => c.trim() === '')) continue;
-    if (record.length !== header.length) {
-      errors.push({ row, message: `该行有 ${record.length} 列，表头有 ${header.length} 列 / The row has ${record.length} cells, the header ${header.length}` });
-      continue;
-    }
-    const cells = Object.fromEntries(header.map((h, i) => [h, record[i]])) as Partial<Record<Column, string>>;
+  for (const { row, cells } of table.records) {
     const parsed = MappingInput.safeParse({
       localCode: cells.local_code,
       localName: cells.local_name,
       catalogId: (cells.catalog_id ?? '').trim(),
-      itemCodes: splitCodes(cells.item_codes ?? ''),
+      itemCodes: splitList(cells.item_codes ?? ''),
     });
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -277,29 +248,13 @@ export function parseMappingsCsv(text: string): { rows: ParsedMappingRow[]; erro
   return { rows, errors: errors.sort((a, b) => a.row - b.row) };
 }
 
-function checkHeader(header: string[]): RowError[] {
-  const errors: RowError[] = [];
-  const unknown = header.filter((h) => !(MAPPING_CSV_COLUMNS as readonly string[]).includes(h));
-  if (unknown.length) {
-    errors.push({ row: 1, message: `未知列 ${unknown.join('、')} / Unknown column(s) ${unknown.join(', ')} (known: ${MAPPING_CSV_COLUMNS.join(', ')})` });
-  }
-  const missing = (['catalog_id', 'item_codes'] as const).filter((c) => !header.includes(c));
-  if (missing.length) errors.push({ row: 1, message: `缺少必需列 ${missing.join('、')} / Missing required column(s) ${missing.join(', ')}` });
-  if (!header.includes('local_code') && !header.includes('local_name')) {
-    errors.push({ row: 1, message: '须有 local_code 或 local_name 列 / A local_code or local_name column is required' });
-  }
-  const repeated = header.filter((h, i) => header.indexOf(h) !== i);
-  if (repeated.length) errors.push({ row: 1, message: `列重复 ${repeated.join('、')} / Repeated column(s) ${repeated.join(', ')}` });
-  return errors;
-}
-
 /**
  * The mappings as CSV (MAPPING_CSV_COLUMNS). Starts with a UTF-8 byte order mark: without it Excel
  * on Chinese Windows opens the file as GBK and garbles every name (the import ignores the mark).
  */
 export function serializeMappingsCsv(mappings: readonly StoredMapping[]): string {
   const records = mappings.map((m) => [m.localCode ?? '', m.localName ?? '', m.catalogId, m.itemCodes.join(';')]);
-  return `\uFEFF${stringify([[...MAPPING_CSV_COLUMNS], ...records], { record_delimiter: '\r\n' })}`;
+  return writeCsvTable(MAPPING_CSV_COLUMNS, records);
 }
 
 export interface MappingImportResult {
