@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { auditJson, queryAudit, verifyAuditChain, type AuditFilter } from '../../core/security/audit';
 import { InstitutionCode } from '../../core/recognition/institution-schema';
 import type { GatewayDeps } from '../deps';
-import { parseInput } from './request-body';
+import { parseInput } from '../http/request-body';
 
 const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((v) => new Date(v.length === 10 ? `${v}T00:00:00+08:00` : v));
 const Query = z.strictObject({

@@ -19,7 +19,7 @@ import { ROLES } from '../../core/security/roles';
 import { InstitutionCode } from '../../core/recognition/institution-schema';
 import type { GatewayDeps } from '../deps';
 import { auditContext, requirePrincipal } from '../security/principal';
-import { jsonBody, parseInput } from './request-body';
+import { jsonBody, parseInput } from '../http/request-body';
 
 const Id = z.object({ id: z.uuid({ error: '须为凭据 id（UUID）/ must be a credential id (UUID)' }) });
 const ListQuery = z.strictObject({ institution: InstitutionCode.optional(), includeRevoked: z.enum(['true', 'false']).optional() });

@@ -19,7 +19,7 @@ import {
   upsertInstitution,
 } from '../../core/recognition/institutions';
 import type { GatewayDeps } from '../deps';
-import { csvBody, jsonBody, parseInput } from './request-body';
+import { csvBody, jsonBody, parseInput } from '../http/request-body';
 
 const flag = z.enum(['true', 'false']).optional();
 const ListQuery = z.strictObject({ region: Region.optional(), level: InstitutionLevel.optional(), group: InstitutionCode.optional() });

@@ -21,7 +21,7 @@ import {
   type MappingDeps,
 } from '../../core/recognition/mappings';
 import type { GatewayDeps } from '../deps';
-import { csvBody, jsonBody, parseInput } from './request-body';
+import { csvBody, jsonBody, parseInput } from '../http/request-body';
 
 const CodeParam = z.object({ code: InstitutionCode });
 const IdParam = z.object({

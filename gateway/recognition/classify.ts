@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { getInstitution, unknownInstitution } from '../../core/recognition/institutions';
 import { classifyDatasets, enabledCatalogs, naturalize } from '../../core/recognition/classify-study';
 import type { GatewayDeps } from '../deps';
-import { jsonBody, parseInput } from '../admin/request-body';
+import { jsonBody, parseInput } from '../http/request-body';
 
 /** A DICOM JSON data set (PS3.18 Annex F): 8-hex-digit tags to elements with a VR. */
 const DicomJsonDataset = z.record(z.string().regex(/^[0-9A-Fa-f]{8}$/), z.looseObject({ vr: z.string().regex(/^[A-Z]{2}$/) }));

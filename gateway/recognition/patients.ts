@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { HurenError, notFound } from '../../core/errors';
 import { linkNationalId } from '../../core/recognition/patient-identity';
 import { patientIdKeys, type PatientIdKeys } from '../../core/recognition/patient-keys';
-import { jsonBody, parseInput } from '../admin/request-body';
+import { jsonBody, parseInput } from '../http/request-body';
 import type { GatewayDeps } from '../deps';
 
 const NationalIdBody = z.strictObject({

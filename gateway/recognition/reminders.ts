@@ -32,7 +32,7 @@ import {
   type RecognitionDeps,
 } from '../../core/recognition/reminders';
 import { unknownInstitution } from '../../core/recognition/institutions';
-import { jsonBody, parseInput } from '../admin/request-body';
+import { jsonBody, parseInput } from '../http/request-body';
 import type { GatewayDeps } from '../deps';
 import { dicomwebBase } from '../dicomweb/urls';
 

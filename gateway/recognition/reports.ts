@@ -11,12 +11,13 @@
  * as a DICOM Encapsulated PDF over STOW-RS, where the quality check finds it among the
  * study's instances. Attaching a report re-queues the study's quality assessment.
  */
-import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { isUid } from '../../core/dicom/uid';
-import { badRequest, HurenError, notFound, unavailable } from '../../core/errors';
+import { badRequest, notFound, unavailable } from '../../core/errors';
 import { enqueueQuality, readQuality } from '../../core/jobs/quality';
 import type { GatewayDeps } from '../deps';
+import { jsonBody, parseInput } from '../http/request-body';
 
 /** A report signed more than this far in the future is refused (clock skew allowed). */
 const FUTURE_TOLERANCE_MS = 10 * 60_000;
@@ -41,34 +42,12 @@ async function requireStudy(deps: GatewayDeps, uid: string): Promise<void> {
   if (!study) throw notFound('study_not_found', `未找到该检查 / No such study: ${uid}`);
 }
 
-const requireJson: RequestHandler = (req, _res, next) => {
-  if (!req.is('application/json'))
-    return next(new HurenError(415, 'unsupported_media_type', '请求体须为 application/json / The request body must be application/json'));
-  next();
-};
-
-/** body-parser's errors as bilingual problems. */
-const bodyErrors: ErrorRequestHandler = (err, _req, _res, next) => {
-  const type = (err as { type?: string }).type;
-  if (type === 'entity.parse.failed') return next(badRequest('invalid_json', '请求体不是有效的 JSON / The request body is not valid JSON'));
-  if (type === 'entity.too.large') return next(new HurenError(413, 'body_too_large', '请求体过大（上限 2 MB）/ The request body is too large (2 MB at most)'));
-  next(err);
-};
-
-/** JSON up to 2 MB (one Router, so that the route's handler keeps Express's request typing). */
-const jsonBody = (): Router => Router().use(requireJson, express.json({ limit: '2mb' }), bodyErrors);
-
 export function reportsRouter(deps: GatewayDeps): Router {
   const r = Router();
 
-  r.post('/studies/:study/reports', jsonBody(), async (req, res) => {
+  r.post('/studies/:study/reports', jsonBody('2mb'), async (req, res) => {
     const uid = studyUid(req);
-    const parsed = ReportBody.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
-      throw badRequest('invalid_body', `请求体无效 / Invalid request body: ${problems.join('; ')}`, { errors: problems });
-    }
-    const body = parsed.data;
+    const body = parseInput(ReportBody, req.body, 'body');
     if (Date.parse(body.signedAt) > Date.now() + FUTURE_TOLERANCE_MS) {
       throw badRequest('signed_at_in_future', `签发时间晚于当前时间 / signedAt is in the future: ${body.signedAt}`);
     }

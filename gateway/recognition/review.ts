@@ -25,7 +25,7 @@ import { enqueueReclassify } from '../../core/jobs/reclassify';
 import type { CatalogClassification, EvidenceRef } from '../../core/recognition/classify';
 import { CatalogId, InstitutionCode } from '../../core/recognition/institution-schema';
 import { assertItemCodes, primaryProcedureKey, requireInstitution, studyProcedure, writeMapping, type StoredMapping } from '../../core/recognition/mappings';
-import { jsonBody, parseInput } from '../admin/request-body';
+import { jsonBody, parseInput } from '../http/request-body';
 import type { GatewayDeps } from '../deps';
 
 const ReviewQuery = z.strictObject({

@@ -19,7 +19,7 @@ import { isRole, type Role } from '../../core/security/roles';
 import type { Config } from '../../core/config';
 import type { Knex } from 'knex';
 import type { Logger } from '../../core/logger';
-import { jsonBody } from '../admin/request-body';
+import { jsonBody } from '../http/request-body';
 import { enforceBinding, requestReminder, type AccessDeps } from './access';
 import { loginFailureRecord } from './audit-trail';
 import { JwtRejected, type JwtVerifier } from './jwt';
