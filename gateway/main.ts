@@ -4,8 +4,12 @@ import { closeCoreServices, openCoreServices } from '../core/services';
 import { createApp } from './app';
 import { createGatewayMetrics } from './ops/metrics';
 import { createServer } from './server';
+import { drainServer } from './drain';
 import { ensureBootstrapAdmin } from '../core/security/api-keys';
 import { securityOf } from './security';
+
+/** Within docker-compose's stop_grace_period (30 s) and Kubernetes' default (30 s). */
+const SHUTDOWN_DEADLINE_MS = 25_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -26,11 +30,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     core.logger.info({ signal }, 'draining HTTP connections');
-    // Stop accepting, let requests in flight finish (a STOW completes its writes), then close.
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    // Requests in flight finish (a STOW completes its writes); keep-alive clients are sent away.
+    await drainServer(server, SHUTDOWN_DEADLINE_MS);
     await securityOf(app).close();
     await closeCoreServices(core);
     process.exit(0);
