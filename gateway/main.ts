@@ -4,7 +4,7 @@ import { closeCoreServices, openCoreServices } from '../core/services';
 import { createApp } from './app';
 import { createGatewayMetrics } from './ops/metrics';
 import { createServer } from './server';
-import { drainServer } from './drain';
+import { trackForDrain } from './drain';
 import { ensureBootstrapAdmin } from '../core/security/api-keys';
 import { securityOf } from './security';
 
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
   const app = createApp(deps);
   const server = createServer(app, deps);
+  const drainer = trackForDrain(server);
   server.listen(config.HUREN_PORT, config.HUREN_HOST, () => {
     core.logger.info({ port: config.HUREN_PORT }, 'huren gateway listening');
   });
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     stopping = true;
     core.logger.info({ signal }, 'draining HTTP connections');
     // Requests in flight finish (a STOW completes its writes); keep-alive clients are sent away.
-    await drainServer(server, SHUTDOWN_DEADLINE_MS);
+    await drainer.drain(SHUTDOWN_DEADLINE_MS);
     await securityOf(app).close();
     await closeCoreServices(core);
     process.exit(0);
