@@ -67,8 +67,8 @@ export async function execReconcile(deps: ReconcileDeps): Promise<ReconcileResul
   // A study's "stable" event is a delayed job enqueued after each indexed instance; when Redis
   // was away at that moment (the job already indexed, so its retry does not enqueue again),
   // the study never became stable and nothing downstream ran (found by `npm run chaos`,
-  // redis-restart). Past its quiet period plus the grace, an unstable study has lost its
-  // timer: arm it again (one deduplicated job per study, so a live timer is only renewed).
+  // redis-restart). Past its quiet period plus the grace, an unstable study has most likely
+  // lost its timer: arm one where none is pending (a pending one is left as it is).
   let stableRearmed = 0;
   if (deps.studyStable) {
     const { queue, quietMs } = deps.studyStable;
@@ -79,7 +79,7 @@ export async function execReconcile(deps: ReconcileDeps): Promise<ReconcileResul
       .orderBy('last_instance_at')
       .limit(deps.batchSize)
       .pluck('study_instance_uid');
-    for (const study of studies) await enqueueStudyStable(queue, study, quietMs);
+    for (const study of studies) await enqueueStudyStable(queue, study, quietMs, { renew: false });
     stableRearmed = studies.length;
   }
   return { reenqueued: stale.length, orphansRemoved, stableRearmed };

@@ -8,11 +8,15 @@ export interface StudyStableData {
 /**
  * (Re)starts the study's quiet-period timer: one delayed job per study, pushed back by
  * every newly indexed instance (BullMQ debounce: replace the delayed job, extend its ttl).
+ * `renew: false` only arms a timer where none is pending (the reconciliation sweep: renewing
+ * on every sweep would push a pending timer back forever when the sweep runs more often than
+ * the quiet period — found by `npm run chaos`, redis-restart).
  */
-export async function enqueueStudyStable(queue: Queue, studyInstanceUid: string, quietMs: number): Promise<void> {
+export async function enqueueStudyStable(queue: Queue, studyInstanceUid: string, quietMs: number, opts: { renew?: boolean } = {}): Promise<void> {
+  const renew = opts.renew ?? true;
   await queue.add('stable', { studyInstanceUid } satisfies StudyStableData, {
     delay: quietMs,
-    deduplication: { id: studyInstanceUid, ttl: quietMs, extend: true, replace: true },
+    deduplication: { id: studyInstanceUid, ttl: quietMs, ...(renew && { extend: true, replace: true }) },
     attempts: 5,
     backoff: { type: 'exponential', delay: 1000 },
     removeOnComplete: { age: 3600, count: 10_000 },

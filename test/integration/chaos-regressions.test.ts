@@ -93,18 +93,23 @@ describe('fault-scenario regressions', () => {
       const fresh = `${study}.1`;
       await t.db('study').insert({ study_instance_uid: fresh, attributes: {} });
 
-      const result = await execReconcile({
-        db: t.db,
-        store,
-        indexQueue: queue,
-        jobAttempts: 3,
-        graceMs: 60_000,
-        batchSize: 100,
-        studyStable: { queue: stableQueue, quietMs: 60_000 },
-      });
-      expect(result.stableRearmed).toBe(1);
-      const delayed = await stableQueue.getDelayed();
-      expect(delayed.map((j) => j.data.studyInstanceUid)).toEqual([study]);
+      const sweep = () =>
+        execReconcile({
+          db: t.db,
+          store,
+          indexQueue: queue,
+          jobAttempts: 3,
+          graceMs: 60_000,
+          batchSize: 100,
+          studyStable: { queue: stableQueue, quietMs: 60_000 },
+        });
+      expect((await sweep()).stableRearmed).toBe(1);
+      const [armed] = await stableQueue.getDelayed();
+      expect(armed.data.studyInstanceUid).toBe(study);
+      // The next sweep leaves the pending timer alone: renewing it each time would postpone it forever.
+      await sweep();
+      const again = await stableQueue.getDelayed();
+      expect(again.map((j) => [j.id, j.timestamp])).toEqual([[armed.id, armed.timestamp]]);
     } finally {
       await stableQueue.obliterate({ force: true });
       await stableQueue.close();
