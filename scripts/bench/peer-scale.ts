@@ -268,7 +268,7 @@ async function main(): Promise<void> {
       `| time to queryable while ingesting (${ttq.length} samples) | p50 ${fmt(percentile(ttq, 50) / 1000, 1)} s, p99 ${fmt(percentile(ttq, 99) / 1000, 1)} s |`,
       `| index at the end | ${Number(studies).toLocaleString('en')} studies, ${Number(instances).toLocaleString('en')} instances; ${sizes.map((s) => `${s.relname} ${fmt(Number(s.total) / 2 ** 20, 0)} MiB`).join(', ')} (${fmt(sizes.reduce((n, s) => n + Number(s.total), 0) / Number(instances), 0)} B per instance) |`,
       `| objects | ${objects.files.toLocaleString('en')} files, ${fmt(objects.bytes / 2 ** 20, 0)} MiB |`,
-      `| CPU while ingesting (% of one core) | ${cpuLine} |`,
+      `| CPU while ingesting (% of one core; the first gateway and worker only, not the replicas) | ${cpuLine} |`,
       '',
       '**QIDO-RS at that size** (1 client, 200 requests after 30 warm-up ones, random existing values)',
       '',
