@@ -523,6 +523,32 @@ export interface StowResult {
   body: string;
 }
 
+/** Reads a STOW-RS answer: status, referenced and failed counts, the stored SOP Instance UIDs. */
+export function readStowResponse(res: http.IncomingMessage): Promise<StowResult> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString();
+      let json: Record<string, { Value?: Array<Record<string, { Value?: string[] }>> }> = {};
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // a problem document or nothing: status tells
+      }
+      const referenced = json['00081199']?.Value ?? [];
+      resolve({
+        status: res.statusCode ?? 0,
+        referenced: referenced.length,
+        failed: json['00081198']?.Value?.length ?? 0,
+        referencedUids: referenced.map((r) => r['00081155']?.Value?.[0] ?? ''),
+        body: text.slice(0, 500),
+      });
+    });
+  });
+}
+
 /**
  * POST /studies with a streamed multipart/related body: Content-Length when given,
  * else chunked transfer encoding.
@@ -540,28 +566,7 @@ export function stow(
     };
     if (opts.contentLength !== undefined) headers['Content-Length'] = opts.contentLength;
     const req = http.request(`${stack.dicomweb}/studies`, { method: 'POST', agent: opts.agent, headers });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json: Record<string, { Value?: Array<Record<string, { Value?: string[] }>> }> = {};
-        try {
-          json = JSON.parse(text);
-        } catch {
-          // a problem document or nothing: status tells
-        }
-        const referenced = json['00081199']?.Value ?? [];
-        resolve({
-          status: res.statusCode ?? 0,
-          referenced: referenced.length,
-          failed: json['00081198']?.Value?.length ?? 0,
-          referencedUids: referenced.map((r) => r['00081155']?.Value?.[0] ?? ''),
-          body: text.slice(0, 500),
-        });
-      });
-    });
+    req.on('response', (res) => readStowResponse(res).then(resolve, reject));
     req.on('error', reject);
     pipeline(Readable.from(body), req).catch(reject);
   });

@@ -17,7 +17,7 @@ import IORedis from 'ioredis';
 import { createDb } from '../../core/db';
 import { createJobQueues } from '../../core/jobs/queues';
 import { UNLIMITED, freePort, harnessCredential } from '../chaos/infra';
-import { DATABASE_URL, REDIS_URL, ROOT, say, sleep, type Stack, type StowResult } from './lib';
+import { DATABASE_URL, REDIS_URL, ROOT, readStowResponse, say, sleep, type Stack, type StowResult } from './lib';
 
 export interface PeerStack extends Stack {
   /** Authorization header for every request (empty for a huren without authentication). */
@@ -185,28 +185,7 @@ export function stowTo(dicomweb: string, instances: Buffer[][], agent: http.Agen
         'Content-Length': length,
       },
     });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json: Record<string, { Value?: Array<Record<string, { Value?: string[] }>> }> = {};
-        try {
-          json = JSON.parse(text);
-        } catch {
-          // a problem document: the status tells
-        }
-        const referenced = json['00081199']?.Value ?? [];
-        resolve({
-          status: res.statusCode ?? 0,
-          referenced: referenced.length,
-          failed: json['00081198']?.Value?.length ?? 0,
-          referencedUids: referenced.map((r) => r['00081155']?.Value?.[0] ?? ''),
-          body: text.slice(0, 500),
-        });
-      });
-    });
+    req.on('response', (res) => readStowResponse(res).then(resolve, reject));
     req.on('error', reject);
     pipeline(Readable.from(body()), req).catch(reject);
   });
