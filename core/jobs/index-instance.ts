@@ -26,14 +26,22 @@ export interface IndexInstanceDeps {
 /** One job per stored version: a resend of the same bytes adds nothing. */
 export const indexJobId = (data: IndexInstanceData) => `${data.sopInstanceUid}-v${data.version}`;
 
+const indexJobOptions = (data: IndexInstanceData, attempts: number) => ({
+  jobId: indexJobId(data),
+  attempts,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+});
+
 export async function enqueueIndexInstance(queue: Queue, data: IndexInstanceData, attempts: number): Promise<void> {
-  await queue.add('index', data, {
-    jobId: indexJobId(data),
-    attempts,
-    backoff: { type: 'exponential', delay: 500 },
-    removeOnComplete: { age: 3600, count: 10_000 },
-    removeOnFail: { age: 30 * 24 * 3600 },
-  });
+  await queue.add('index', data, indexJobOptions(data, attempts));
+}
+
+/** The index jobs of a STOW-RS batch in one Redis round trip. */
+export async function enqueueIndexInstances(queue: Queue, instances: IndexInstanceData[], attempts: number): Promise<void> {
+  if (instances.length === 0) return;
+  await queue.addBulk(instances.map((data) => ({ name: 'index', data, opts: indexJobOptions(data, attempts) })));
 }
 
 /**

@@ -1,5 +1,7 @@
 import { Job, type Queue } from 'bullmq';
+import type { Knex } from 'knex';
 import type { Db } from '../db';
+import { sopInstanceUidOfKey } from '../storage/keys';
 import type { ObjectStore } from '../storage/object-store';
 import { enqueueIndexInstance, indexJobId, type IndexInstanceData } from './index-instance';
 import { enqueueStudyStable } from './study-stable';
@@ -25,7 +27,7 @@ export interface ReconcileResult {
 /**
  * The safety net behind "nothing acknowledged is ever lost": re-enqueues instances that
  * are durable but were never indexed (Redis was down when STOW enqueued, a job was lost),
- * and deletes the objects of uploads that never committed (crash or disconnect mid-write).
+ * and deletes the objects of uploads that never finished (crash or storage failure mid-request).
  * Enqueueing is idempotent (job id per version), so running it often is harmless.
  */
 export async function execReconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
@@ -43,25 +45,9 @@ export async function execReconcile(deps: ReconcileDeps): Promise<ReconcileResul
   }
 
   let orphansRemoved = 0;
-  const orphans = await deps.db('upload').select('id', 'object_key').where('created_at', '<', cutoff).orderBy('created_at').limit(deps.batchSize);
-  for (const upload of orphans) {
-    const removed = await deps.db.transaction(async (trx) => {
-      // The upload row is the write's claim on its object (see recordInstance): locked here,
-      // a STOW recording it now either finished first (the row is gone) or will find it gone
-      // and fail; one being recorded right now holds the lock and is skipped.
-      const row = await trx('upload').where({ id: upload.id }).forUpdate().skipLocked().first('id');
-      if (!row) return false;
-      // An instance row pointing at the key would be an inconsistency: keep the object then.
-      const used = await trx('instance').where({ object_key: upload.object_key }).first('sop_instance_uid');
-      if (!used) {
-        // fs: the temp file of a gateway killed mid-write; a put still writing keeps its row for the next sweep.
-        if (await deps.store.removeAbandonedPut?.(upload.object_key, deps.graceMs)) return false;
-        await deps.store.delete(upload.object_key);
-      }
-      await trx('upload').where({ id: upload.id }).delete();
-      return true;
-    });
-    if (removed) orphansRemoved++;
+  const unfinished = await deps.db('upload').select('id', 'object_prefix').where('created_at', '<', cutoff).orderBy('created_at').limit(deps.batchSize);
+  for (const upload of unfinished) {
+    if (await sweepUpload(deps, upload, cutoff)) orphansRemoved++;
   }
 
   // A study's "stable" event is a delayed job enqueued after each indexed instance; when Redis
@@ -83,6 +69,41 @@ export async function execReconcile(deps: ReconcileDeps): Promise<ReconcileResul
     stableRearmed = studies.length;
   }
   return { reenqueued: stale.length, orphansRemoved, stableRearmed };
+}
+
+/**
+ * Settles an upload that never finished (the gateway crashed, or storage failed while it
+ * cleaned up): deletes the objects under its prefix that no instance references, then the
+ * claim. The claim is taken FOR UPDATE: a STOW recording into it right now holds it (KEY
+ * SHARE) and the sweep skips it; one recording later finds it gone and records nothing
+ * (core/ingest/record.ts). An upload whose last write is more recent than the grace is a
+ * slow request still arriving: left for a later sweep.
+ */
+async function sweepUpload(deps: ReconcileDeps, upload: { id: string; object_prefix: string }, idleSince: Date): Promise<boolean> {
+  return deps.db.transaction(async (trx) => {
+    const claim = await trx('upload').where({ id: upload.id }).forUpdate().skipLocked().first('id');
+    if (!claim) return false;
+    const objects = await deps.store.list(upload.object_prefix);
+    if (objects.some((o) => o.modifiedAt > idleSince)) return false;
+    const referenced = await referencedKeys(
+      trx,
+      objects.map((o) => o.key),
+    );
+    for (const o of objects) {
+      if (!referenced.has(o.key)) await deps.store.delete(o.key);
+    }
+    await trx('upload').where({ id: upload.id }).delete();
+    return true;
+  });
+}
+
+/** Which of these keys an instance, current or replaced, points to (looked up by the SOP Instance UID in the key). */
+async function referencedKeys(trx: Knex.Transaction, keys: string[]): Promise<Set<string>> {
+  const sops = [...new Set(keys.map(sopInstanceUidOfKey).filter((uid) => uid !== undefined))];
+  if (sops.length === 0) return new Set();
+  const current: string[] = await trx('instance').whereIn('sop_instance_uid', sops).pluck('object_key');
+  const replaced: string[] = await trx('instance_version').whereIn('sop_instance_uid', sops).pluck('object_key');
+  return new Set([...current, ...replaced]);
 }
 
 /**

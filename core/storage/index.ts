@@ -5,7 +5,7 @@ import type { ByteRange, ObjectStore } from './object-store';
 import { S3ObjectStore } from './s3-store';
 
 export type { ByteRange, ObjectInfo, ObjectStore } from './object-store';
-export { assertSafeKey, instanceObjectKey } from './keys';
+export { assertSafeKey, uploadObjectKey, uploadPrefix } from './keys';
 export { FsObjectStore } from './fs-store';
 export { S3ObjectStore } from './s3-store';
 

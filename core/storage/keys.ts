@@ -6,20 +6,33 @@ const SAFE_CHARS = /^[A-Za-z0-9._/-]+$/;
 const MAX_KEY_LENGTH = 1024;
 
 /**
- * Where one stored upload of an instance lives. The upload id makes every upload's key
- * unique, so a replacement never overwrites the object a reader may be streaming.
+ * The key prefix of the objects of one upload (one STOW-RS request): the upload's claim row
+ * covers everything under it, so one row guards a whole request's writes (core/ingest/record.ts).
+ * Dated (UTC) so operators can find and tier objects by arrival, as dcm4chee's default layout does.
  */
-export function instanceObjectKey(studyUid: string, seriesUid: string, sopInstanceUid: string, uploadId: string): string {
-  const uids: Array<[string, string]> = [
-    ['StudyInstanceUID', studyUid],
-    ['SeriesInstanceUID', seriesUid],
-    ['SOPInstanceUID', sopInstanceUid],
-  ];
-  for (const [name, value] of uids) {
-    if (!isUid(value)) throw new Error(`Cannot build an object key: ${name} ${JSON.stringify(value)} is not a valid DICOM UID`);
-  }
+export function uploadPrefix(uploadId: string, at: Date): string {
   if (!UUID.test(uploadId)) throw new Error(`Cannot build an object key: upload id ${JSON.stringify(uploadId)} is not a lowercase UUID`);
-  return `studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}/${uploadId}.dcm`;
+  const day = at.toISOString().slice(0, 10).replaceAll('-', '/');
+  return `objects/${day}/${uploadId}/`;
+}
+
+/**
+ * One instance of an upload. Its position in the request keeps keys unique when a request
+ * repeats an instance; the SOP Instance UID tells an operator which instance a file holds.
+ * Keys are never reused, so a replacement never overwrites an object a reader may be streaming.
+ */
+export function uploadObjectKey(prefix: string, position: number, sopInstanceUid: string): string {
+  if (!isUid(sopInstanceUid)) throw new Error(`Cannot build an object key: SOPInstanceUID ${JSON.stringify(sopInstanceUid)} is not a valid DICOM UID`);
+  if (!Number.isSafeInteger(position) || position < 1) throw new Error(`Cannot build an object key: position ${position} is not a positive integer`);
+  return `${prefix}${position}-${sopInstanceUid}.dcm`;
+}
+
+const UPLOAD_OBJECT = /\/[1-9][0-9]*-([0-9.]+)\.dcm$/;
+
+/** The SOP Instance UID in a key made by `uploadObjectKey`; undefined for any other key. */
+export function sopInstanceUidOfKey(key: string): string | undefined {
+  const uid = UPLOAD_OBJECT.exec(key)?.[1];
+  return uid !== undefined && isUid(uid) ? uid : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Client } from 'minio';
 import { assertValidRange, assertValidSize, ObjectNotFoundError, sizeMismatch } from './index';
 import { assertSafeKey } from './keys';
-import type { ByteRange, ObjectInfo, ObjectStore } from './object-store';
+import type { ByteRange, ListedObject, ObjectInfo, ObjectStore } from './object-store';
 
 export interface S3StoreOptions {
   endPoint: string;
@@ -119,6 +119,25 @@ export class S3ObjectStore implements ObjectStore {
       if (uploadId !== undefined) await this.client.abortMultipartUpload(this.bucket, key, uploadId).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** A PUT is durable once S3 acknowledges it: there is nothing to defer. */
+  putUnsynced(key: string, body: Readable): Promise<ObjectInfo> {
+    return this.put(key, body);
+  }
+
+  async sync(keys: string[]): Promise<void> {
+    for (const key of keys) assertSafeKey(key);
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    if (!prefix.endsWith('/')) throw new Error(`List prefix ${JSON.stringify(prefix)} must end with "/"`);
+    assertSafeKey(prefix.slice(0, -1));
+    const listed: ListedObject[] = [];
+    for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<{ name?: string; lastModified?: Date }>) {
+      if (item.name) listed.push({ key: item.name, modifiedAt: item.lastModified ?? new Date(0) });
+    }
+    return listed;
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -3,8 +3,9 @@ import { Transform } from 'node:stream';
 import { HurenError } from '../../core/errors';
 import { FailureReason } from '../../core/dicom/failure-reasons';
 import { isUid } from '../../core/dicom/uid';
-import { storeInstance, type StoreOutcome } from '../../core/ingest/store-instance';
-import { enqueueIndexInstance } from '../../core/jobs/index-instance';
+import { createInstanceRecorder } from '../../core/ingest/recorder';
+import { UploadSession, type StoreOutcome, type UploadSessionDeps } from '../../core/ingest/upload-session';
+import { enqueueIndexInstances } from '../../core/jobs/index-instance';
 import type { GatewayDeps } from '../deps';
 import { parseMultipartRelatedContentType, readMultipart } from './multipart';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
@@ -20,17 +21,18 @@ const DICOM = 'application/dicom';
  */
 export function storeInstances(deps: GatewayDeps): RequestHandler {
   const { config, db, store, queues, metrics, logger } = deps;
-  const storeDeps = {
+  const recorder = createInstanceRecorder(db, config.HUREN_STOW_CONFLICT_POLICY);
+  const sessionDeps: UploadSessionDeps = {
     db,
     store,
-    conflictPolicy: config.HUREN_STOW_CONFLICT_POLICY,
+    recorder,
     maxInstanceBytes: config.HUREN_STOW_MAX_PART_BYTES,
-    async onReceived(sopInstanceUid: string, version: number) {
+    async onReceived(instances) {
       try {
-        await enqueueIndexInstance(queues.indexInstance, { sopInstanceUid, version }, config.HUREN_JOB_ATTEMPTS);
+        await enqueueIndexInstances(queues.indexInstance, instances, config.HUREN_JOB_ATTEMPTS);
       } catch (err) {
-        // Durable already: the reconciliation sweep enqueues it once Redis is back.
-        logger.warn({ sopInstanceUid, err: (err as Error).message }, 'index job not enqueued');
+        // Durable already: the reconciliation sweep enqueues them once Redis is back.
+        logger.warn({ instances: instances.length, err: (err as Error).message }, 'index jobs not enqueued');
       }
     },
   };
@@ -43,20 +45,27 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
     const { boundary } = checkStowRequest(req, config.HUREN_STOW_MAX_REQUEST_BYTES);
     // An institution credential's studies are its institution's; it adds only to those (docs/security.md).
     const institution = requirePrincipal(req).institution;
-    const requestDeps = institution ? { ...storeDeps, receivedFrom: institution, admit: (id: InstanceIdentity) => admitStow(db, institution, id) } : storeDeps;
+    const session = new UploadSession(
+      institution ? { ...sessionDeps, receivedFrom: institution, admit: (id: InstanceIdentity) => admitStow(db, institution, id) } : sessionDeps,
+    );
 
     const body = req.pipe(byteLimit(config.HUREN_STOW_MAX_REQUEST_BYTES));
     req.once('close', () => {
       if (!req.readableEnded) body.destroy();
     });
-    const outcomes = await readMultipart<StoreOutcome>(body, boundary, async (part) => {
-      const type = part.headers['content-type']?.split(';')[0].trim().toLowerCase();
-      if (type && type !== DICOM) {
-        part.body.resume();
-        return { stored: false, failureReason: FailureReason.cannotUnderstand, message: `Part Content-Type ${type} is not ${DICOM}` };
-      }
-      return storeInstance(requestDeps, part.body, expectedStudy);
-    });
+    let outcomes: StoreOutcome[];
+    try {
+      outcomes = await readMultipart<StoreOutcome>(body, boundary, async (part) => {
+        const type = part.headers['content-type']?.split(';')[0].trim().toLowerCase();
+        if (type && type !== DICOM) {
+          part.body.resume();
+          return { stored: false, failureReason: FailureReason.cannotUnderstand, message: `Part Content-Type ${type} is not ${DICOM}` };
+        }
+        return session.receive(part.body, expectedStudy);
+      });
+    } finally {
+      await session.finish();
+    }
     if (outcomes.length === 0) throw new HurenError(400, 'no_instances', 'The multipart body contains no DICOM instances');
 
     for (const o of outcomes) {

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FsObjectStore } from '../../core/storage/fs-store';
-import { instanceObjectKey } from '../../core/storage/keys';
+import { uploadObjectKey, uploadPrefix } from '../../core/storage/keys';
 import { performance } from 'node:perf_hooks';
 import { makeDataset, randomUid, writePart10, TS } from '../../test/support/dicom-factory';
 import { cpuSnapshot, fmt, httpGet, percentile, progress, say, sleep, unindexed, type Stack } from './lib';
@@ -102,7 +102,8 @@ async function stowGateway(): Promise<Record<string, number>> {
     await stowTo(stack.dicomweb, study(ct, 20, 'WARMUP'), agent, stack.auth);
     let instances = 0;
     const latencies: number[] = [];
-    const cpu0 = await cpuOf(stack, ['gateway', 'postgres (its backends)']);
+    const gateway0 = await cpuOf(stack, ['gateway']);
+    const postgres0 = await cpuOf(stack, ['postgres (its backends)']);
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: 4 }, async (_, c) => {
@@ -117,9 +118,18 @@ async function stowGateway(): Promise<Record<string, number>> {
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = (await cpuOf(stack, ['gateway', 'postgres (its backends)'])) - cpu0;
+    const gateway = (await cpuOf(stack, ['gateway'])) - gateway0;
+    const postgres = (await cpuOf(stack, ['postgres (its backends)'])) - postgres0;
     agent.destroy();
-    return { instances, seconds, perSecond: instances / seconds, requestP50Ms: percentile(latencies, 50), cpuMsPerInstance: (1000 * cpu) / instances };
+    return {
+      instances,
+      seconds,
+      perSecond: instances / seconds,
+      requestP50Ms: percentile(latencies, 50),
+      cpuMsPerInstance: (1000 * (gateway + postgres)) / instances,
+      gatewayCpuMsPerInstance: (1000 * gateway) / instances,
+      postgresCpuMsPerInstance: (1000 * postgres) / instances,
+    };
   } finally {
     await stack.close();
   }
@@ -170,20 +180,26 @@ async function wado(): Promise<Record<string, number>> {
   }
 }
 
-/** In process, no HTTP nor database: 400 puts of a 525 KB CT slice into new instance directories of one series, 4 at a time. */
+/**
+ * In process, no HTTP nor database: 400 CT slices of 525 KB written as STOW-RS writes them, by
+ * 4 writers at once, each a request of 20 (putUnsynced under the request's upload prefix, then
+ * one sync of the 20).
+ */
 async function fsPut(): Promise<Record<string, number>> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'huren-exp-fs-'));
   try {
     const store = new FsObjectStore(root);
     const ct = Buffer.concat(images('CT', 512, 512)({ SOPInstanceUID: randomUid() }));
-    const study = randomUid();
-    const series = randomUid();
-    let next = 0;
+    let requests = 0;
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: 4 }, async () => {
-        while (next++ < 400)
-          await store.put(instanceObjectKey(study, series, randomUid(), randomUUID()), Readable.from([ct.subarray(0, 65536), ct.subarray(65536)]));
+        while (requests++ < 20) {
+          const prefix = uploadPrefix(randomUUID(), new Date());
+          const keys = Array.from({ length: 20 }, (_, i) => uploadObjectKey(prefix, i + 1, randomUid()));
+          for (const key of keys) await store.putUnsynced(key, Readable.from([ct.subarray(0, 65536), ct.subarray(65536)]));
+          await store.sync(keys);
+        }
       }),
     );
     const seconds = (performance.now() - t0) / 1000;

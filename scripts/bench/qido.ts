@@ -14,7 +14,7 @@ import { instanceBulkDataPath } from '../../core/dicom/bulkdata';
 import { readInstance } from '../../core/dicom/read-instance';
 import { upsertIndexedInstance } from '../../core/index-store/upsert';
 import { WITHOUT_NATIONAL_IDS } from '../../core/recognition/at-index';
-import { instanceObjectKey } from '../../core/storage/keys';
+import { uploadObjectKey, uploadPrefix } from '../../core/storage/keys';
 import { makeInstance, randomUid } from '../../test/support/dicom-factory';
 import {
   authHeaders,
@@ -185,7 +185,7 @@ function makeStudy(patient: Patient): LoadedInstance[] {
           sop_class_uid: read.header.sopClassUid,
           transfer_syntax_uid: read.header.transferSyntaxUid,
           status: 'received',
-          object_key: instanceObjectKey(study.studyInstanceUid, seriesInstanceUid, sop, randomUUID()),
+          object_key: uploadObjectKey(uploadPrefix(randomUUID(), new Date()), 1, sop),
           size_bytes: bytes.length,
           sha256: createHash('sha256').update(bytes).digest('hex'),
         },

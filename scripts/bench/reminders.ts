@@ -23,7 +23,7 @@ import { upsertInstitution } from '../../core/recognition/institutions';
 import { linkNationalId } from '../../core/recognition/patient-identity';
 import { decodeKeys } from '../../core/recognition/patient-keys';
 import { shanghaiDate } from '../../core/recognition/reminders';
-import { instanceObjectKey } from '../../core/storage/keys';
+import { uploadObjectKey, uploadPrefix } from '../../core/storage/keys';
 import { makeInstance, randomUid } from '../../test/support/dicom-factory';
 import { cpuShares, cpuSnapshot, envNumber, fmt, loggedSummary, percentile, progress, runCli, say, startStack, type BenchResult, type Stack } from './lib';
 
@@ -89,7 +89,7 @@ function instance(opts: { study: string; patientId: string; issuer: string; stud
       sop_class_uid: read.header.sopClassUid,
       transfer_syntax_uid: read.header.transferSyntaxUid,
       status: 'received',
-      object_key: instanceObjectKey(opts.study, series, sop, randomUUID()),
+      object_key: uploadObjectKey(uploadPrefix(randomUUID(), new Date()), 1, sop),
       size_bytes: bytes.length,
       sha256: createHash('sha256').update(bytes).digest('hex'),
     },

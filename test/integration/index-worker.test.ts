@@ -1,17 +1,18 @@
 import { Queue, UnrecoverableError } from 'bullmq';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { beginUpload, recordInstance } from '../../core/ingest/record';
+import { beginUpload } from '../../core/ingest/record';
 import { execIndexInstance } from '../../core/jobs/index-instance';
 import { WITHOUT_NATIONAL_IDS } from '../../core/recognition/at-index';
 import { execReconcile } from '../../core/jobs/reconcile';
 import { execStudyStable } from '../../core/jobs/study-stable';
-import { readPart10Header } from '../../core/dicom/part10-header';
 import { FsObjectStore } from '../../core/storage/fs-store';
+import { uploadObjectKey } from '../../core/storage/keys';
 import { makeInstance, randomUid } from '../support/dicom-factory';
 import { createTestDb, TEST_REDIS_URL, uniqueName, type TestDb } from '../support/services';
+import { storeParts, uploadDeps } from '../support/upload';
 
 /** The index job's exec function on the real database and a real store, without a queue in between. */
 describe('index-instance, study-stable and reconcile jobs', () => {
@@ -37,19 +38,10 @@ describe('index-instance, study-stable and reconcile jobs', () => {
 
   /** What STOW does for one instance: object written, row recorded as received. */
   async function receive(part10: Buffer): Promise<{ sop: string; version: number }> {
-    const header = readPart10Header(part10);
-    if (header === 'incomplete') throw new Error('incomplete');
-    const upload = await beginUpload(t.db, header);
-    await store.put(upload.objectKey, Readable.from([part10]));
-    const outcome = await recordInstance(
-      t.db,
-      upload.uploadId,
-      header,
-      { objectKey: upload.objectKey, sizeBytes: part10.length, sha256: 'x'.repeat(64) },
-      'replace',
-    );
-    if (outcome.kind !== 'created') throw new Error(outcome.kind);
-    return { sop: header.sopInstanceUid, version: outcome.version };
+    const [outcome] = await storeParts(uploadDeps(t.db, store), [part10]);
+    if (!outcome.stored || outcome.duplicate) throw new Error('not stored');
+    const row = await t.db('instance').where({ sop_instance_uid: outcome.identity.sopInstanceUid }).first('version');
+    return { sop: outcome.identity.sopInstanceUid, version: row.version };
   }
 
   it('keeps study and series aggregates exact under concurrent jobs of one study', async () => {
@@ -107,20 +99,19 @@ describe('index-instance, study-stable and reconcile jobs', () => {
       .where({ sop_instance_uid: sop })
       .update({ received_at: new Date(Date.now() - 3_600_000) });
 
-    const header = readPart10Header(makeInstance());
-    if (header === 'incomplete') throw new Error('incomplete');
-    const orphan = await beginUpload(t.db, header);
-    await store.put(orphan.objectKey, Readable.from([Buffer.from('partial')]));
-    await t
-      .db('upload')
-      .where({ id: orphan.uploadId })
-      .update({ created_at: new Date(Date.now() - 3_600_000) });
+    // A gateway that crashed mid-request: its claim and a partial object under its prefix.
+    const orphan = await beginUpload(t.db);
+    const orphanKey = uploadObjectKey(orphan.prefix, 1, randomUid());
+    await store.putUnsynced(orphanKey, Readable.from([Buffer.from('partial')]));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(path.join(dir, orphanKey), hourAgo, hourAgo);
+    await t.db('upload').where({ id: orphan.uploadId }).update({ created_at: hourAgo });
 
     const result = await execReconcile({ db: t.db, store, indexQueue: queue, jobAttempts: 3, graceMs: 60_000, batchSize: 100 });
     expect(result.reenqueued).toBeGreaterThanOrEqual(1);
     expect(result.orphansRemoved).toBe(1);
     expect(await queue.getJob(`${sop}-v${version}`)).toBeDefined();
-    expect(await store.stat(orphan.objectKey)).toBeUndefined();
+    expect(await store.stat(orphanKey)).toBeUndefined();
     expect(await t.db('upload').where({ id: orphan.uploadId })).toHaveLength(0);
   });
 });

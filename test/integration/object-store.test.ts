@@ -227,6 +227,30 @@ describe.each([
     }
   });
 
+  it('writes unsynced objects that sync makes durable, and lists them by prefix', async () => {
+    const keys = Array.from({ length: 5 }, (_, i) => `batch/${driver}/${i + 1}.dcm`);
+    const sizes = keys.map((_, i) => 1000 + i * 700_001);
+    const t0 = Date.now();
+    for (const [i, key] of keys.entries()) await expect(store.putUnsynced(key, generated(sizes[i]!, key))).resolves.toEqual({ size: sizes[i] });
+    await expect(store.sync(keys)).resolves.toBeUndefined();
+    for (const [i, key] of keys.entries()) expect(await sha256(await store.get(key))).toBe(await sha256(generated(sizes[i]!, key)));
+    await store.put(`batch/${driver}-other/x.dcm`, text('not listed'));
+
+    const listed = await store.list(`batch/${driver}/`);
+    expect(listed.map((o) => o.key).sort()).toEqual([...keys].sort());
+    // Stores keep modification times in whole seconds.
+    for (const o of listed) expect(o.modifiedAt.getTime()).toBeGreaterThanOrEqual(Math.floor(t0 / 1000) * 1000);
+    expect(await store.list('batch/none/')).toEqual([]);
+    await expect(store.list('batch')).rejects.toThrow(/must end with/);
+  });
+
+  it('leaves no object when an unsynced write fails', async () => {
+    const key = `broken-unsynced/${driver}.dcm`;
+    await expect(store.putUnsynced(key, generated(2 * MiB, key, { bytes: MiB, error: new Error('client gone') }))).rejects.toThrow('client gone');
+    expect(await store.stat(key)).toBeUndefined();
+    await expect(store.putUnsynced('../escape', text('x'))).rejects.toThrow(/Unsafe object key/);
+  });
+
   it.each(['../escape', '/abs', 'a/../../b', 'a\\b', 'a\0b', ''])('refuses the unsafe key %j everywhere', async (key) => {
     await expect(store.put(key, text('x'))).rejects.toThrow(/Unsafe object key/);
     await expect(store.get(key)).rejects.toThrow(/Unsafe object key/);

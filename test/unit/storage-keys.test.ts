@@ -1,32 +1,33 @@
-import { assertSafeKey, instanceObjectKey } from '../../core/storage/keys';
+import { assertSafeKey, uploadObjectKey, uploadPrefix } from '../../core/storage/keys';
 
-const STUDY = '1.2.840.113619.2.55.3.604688119.969.1268071029.320';
-const SERIES = '1.2.840.113619.2.55.3.604688119.969.1268071029.321';
 const SOP = '1.2.840.113619.2.55.3.604688119.969.1268071029.322';
 const UPLOAD = '3f2b8c1e-9a4d-4e6f-8b7a-0c1d2e3f4a5b';
 
-describe('instanceObjectKey', () => {
-  it('lays out study/series/instance/upload', () => {
-    expect(instanceObjectKey(STUDY, SERIES, SOP, UPLOAD)).toBe(`studies/${STUDY}/series/${SERIES}/instances/${SOP}/${UPLOAD}.dcm`);
+describe('uploadPrefix / uploadObjectKey', () => {
+  const AT = new Date('2026-11-25T23:59:59Z');
+
+  it('lays out objects/date/upload/position-SOP', () => {
+    const prefix = uploadPrefix(UPLOAD, AT);
+    expect(prefix).toBe(`objects/2026/11/25/${UPLOAD}/`);
+    expect(uploadObjectKey(prefix, 7, SOP)).toBe(`objects/2026/11/25/${UPLOAD}/7-${SOP}.dcm`);
   });
 
-  it('produces keys the drivers accept', () => {
-    expect(() => assertSafeKey(instanceObjectKey(STUDY, SERIES, SOP, UPLOAD))).not.toThrow();
+  it('produces keys and prefixes the drivers accept', () => {
+    const prefix = uploadPrefix(UPLOAD, AT);
+    expect(() => assertSafeKey(uploadObjectKey(prefix, 1, SOP))).not.toThrow();
+    expect(() => assertSafeKey(prefix.slice(0, -1))).not.toThrow();
   });
 
-  it.each([
-    ['study', ['../etc', SERIES, SOP]],
-    ['study', ['', SERIES, SOP]],
-    ['series', [STUDY, '1.2/../3', SOP]],
-    ['series', [STUDY, '01.2', SOP]],
-    ['sop', [STUDY, SERIES, '1.2.3 ']],
-    ['sop', [STUDY, SERIES, `1.${'2'.repeat(70)}`]],
-  ])('rejects an invalid %s UID', (_which, [study, series, sop]) => {
-    expect(() => instanceObjectKey(study!, series!, sop!, UPLOAD)).toThrow(/not a valid DICOM UID/);
+  it.each(['../etc', '', '1.2/../3', '01.2', '1.2.3 ', `1.${'2'.repeat(70)}`])('rejects SOP Instance UID %j', (sop) => {
+    expect(() => uploadObjectKey(uploadPrefix(UPLOAD, AT), 1, sop)).toThrow(/not a valid DICOM UID/);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('rejects position %d', (position) => {
+    expect(() => uploadObjectKey(uploadPrefix(UPLOAD, AT), position, SOP)).toThrow(/not a positive integer/);
   });
 
   it.each(['3F2B8C1E-9A4D-4E6F-8B7A-0C1D2E3F4A5B', 'not-a-uuid', '', `${UPLOAD}/..`, `../${UPLOAD}`])('rejects upload id %j', (id) => {
-    expect(() => instanceObjectKey(STUDY, SERIES, SOP, id)).toThrow(/not a lowercase UUID/);
+    expect(() => uploadPrefix(id, AT)).toThrow(/not a lowercase UUID/);
   });
 });
 
