@@ -15,6 +15,10 @@ export function createServer(app: Express, deps: GatewayDeps): http.Server {
     app,
   );
   server.maxHeadersCount = 200;
+  // requestTimeout is off (a 4 GiB STOW may take long); an idle socket is what betrays a client
+  // gone silent mid-body. Without a 'timeout' listener Node destroys the socket, the request
+  // stream errors, and STOW cleans up as for any disconnect.
+  server.timeout = deps.config.HUREN_SOCKET_IDLE_SECONDS * 1000;
   server.on('checkContinue', (req, res) => {
     if (req.method === 'POST' && req.url?.startsWith('/dicomweb/studies')) {
       try {

@@ -60,6 +60,12 @@ export const securitySettings = {
     .min(4096)
     .max(1024 * 1024)
     .default(16 * 1024),
+  /**
+   * A connection on which nothing arrives or leaves for this long is closed, a request body
+   * half-sent included (a client gone silent, slowloris). Counted per socket read or write, so
+   * a multi-GB STOW on a slow link is never cut while it moves.
+   */
+  HUREN_SOCKET_IDLE_SECONDS: positive.default(120),
   /** Browser origins allowed by CORS (e.g. an OHIF viewer), comma-separated; empty = none. */
   HUREN_CORS_ORIGINS: list,
   /** Which proxies' X-Forwarded-For is trusted for the client address (Express `trust proxy`). */
