@@ -13,6 +13,9 @@
  * charset-dependent text value (SH, LO, ST, LT, PN, UC, UT) is decoded again from its raw
  * bytes, found through dicom-parser's offsets, by core/dicom/charset.ts. Re-decoding from the
  * source bytes, rather than undoing dcmjs's decoding, is exact whatever dcmjs did to them.
+ *
+ * readInstanceOmittingPixelData is the same read of a file whose Pixel Data value was left out
+ * of the buffer (core/dicom/read-stored-instance.ts reads large objects that way).
  */
 import { data as dcmjsData, log as dcmjsLog } from 'dcmjs';
 import type { data as DcmjsTypes } from 'dcmjs';
@@ -86,7 +89,30 @@ const MAX_INFLATED_BYTES = 1024 ** 3;
 
 const invalid = (message: string) => new DicomInvalidError(FailureReason.cannotUnderstand, message);
 
+/**
+ * Pixel Data that readStoredInstance found by range reads and left out of the buffer it parses.
+ * The buffer keeps a stand-in: the element's header and the first few bytes of its value, its
+ * length made that short. Both parsers then see the same elements as in the file, and
+ * everything up to the stand-in's end is at its offset in the file; what follows is as much
+ * further on in the file as the value is longer than the stand-in's.
+ */
+export interface OmittedPixelData {
+  /** As dicom-parser reads it from the whole file: offsets into the file, fragments when encapsulated. */
+  element: Element;
+  /** The first FRAGMENT_START_BYTES bytes of each fragment (fewer if it is shorter), by position. */
+  fragmentStarts: ReadonlyMap<number, Uint8Array>;
+}
+
 export function readInstance(buf: Buffer, opts: ReadInstanceOptions): ReadInstance {
+  return read(buf, opts, undefined);
+}
+
+/** readInstance of the file `buf` stands for, Pixel Data's value left out (see OmittedPixelData). */
+export function readInstanceOmittingPixelData(buf: Buffer, pixelData: OmittedPixelData, opts: ReadInstanceOptions): ReadInstance {
+  return read(buf, opts, pixelData);
+}
+
+function read(buf: Buffer, opts: ReadInstanceOptions, omitted: OmittedPixelData | undefined): ReadInstance {
   const header = readPart10Header(buf);
   if (header === 'incomplete') throw invalid('The file is truncated: it ends before its identifying UIDs');
   const ts = TRANSFER_SYNTAXES.get(header.transferSyntaxUid)!;
@@ -95,10 +121,21 @@ export function readInstance(buf: Buffer, opts: ReadInstanceOptions): ReadInstan
   const dcmjsDict = parseValues(buf);
   checkSameElements(offsets, dcmjsDict);
 
-  const ctx: WalkContext = { offsetsInFile: !ts.deflated, byteArray: offsets.byteArray, opts };
+  const ctx: WalkContext = { offsetsInFile: !ts.deflated, byteArray: offsets.byteArray, opts, inFile: inFileLocator(offsets, omitted) };
   const dicomJson = toDicomJson(dcmjsDict, offsets, readCharset(offsets), '', ctx);
   const naturalized = dcmjsData.DicomMetaDictionary.naturalizeDataset(dicomJson as DcmjsTypes.DcmjsDataset);
-  return { header, dicomJson, naturalized, frames: ts.deflated ? null : indexFrames(offsets, naturalized, ts) };
+  return { header, dicomJson, naturalized, frames: ts.deflated ? null : indexFrames(offsets, naturalized, ts, omitted) };
+}
+
+/** Where a parsed element's value lies in the file; see OmittedPixelData for why it may differ from the buffer. */
+type InFile = (raw: Element) => Pick<Element, 'dataOffset' | 'length'>;
+
+function inFileLocator(offsets: DataSet, omitted: OmittedPixelData | undefined): InFile {
+  if (!omitted) return (raw) => raw;
+  const standIn = offsets.elements[omitted.element.tag];
+  const cut = standIn.dataOffset + standIn.length;
+  const shift = omitted.element.length - standIn.length;
+  return (raw) => (raw === standIn ? omitted.element : raw.dataOffset >= cut ? { dataOffset: raw.dataOffset + shift, length: raw.length } : raw);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +226,7 @@ interface WalkContext {
   offsetsInFile: boolean;
   byteArray: Uint8Array;
   opts: ReadInstanceOptions;
+  inFile: InFile;
 }
 
 /** The raw Specific Character Set of a data set; dcmjs overwrites it with 'ISO_IR 192'. */
@@ -279,10 +317,11 @@ function personName(value: string): Record<string, string> | null {
 function toBinary(el: DcmjsTypes.DcmjsElement, raw: Element | undefined, tag: string, path: string, ctx: WalkContext): DicomJsonElement {
   const vr = el.vr === 'ox' ? 'OW' : el.vr;
   const parts = (el.Value ?? []).filter((v): v is ArrayBuffer | ArrayBufferView => v instanceof ArrayBuffer || ArrayBuffer.isView(v));
-  const length = raw ? raw.length : parts.reduce((n, p) => n + p.byteLength, 0);
+  const inFile = raw && ctx.inFile(raw);
+  const length = inFile ? inFile.length : parts.reduce((n, p) => n + p.byteLength, 0);
   if (length === 0) return { vr };
   if (PIXEL_DATA_TAGS.includes(tag) || length > BULK_DATA_THRESHOLD) {
-    const offset = ctx.offsetsInFile && raw ? raw.dataOffset : null;
+    const offset = ctx.offsetsInFile && inFile ? inFile.dataOffset : null;
     return { vr, BulkDataURI: ctx.opts.bulkDataUri(path, { offset, length }) };
   }
   const bytes = raw
@@ -305,12 +344,18 @@ function withValue(vr: string, values: unknown[]): DicomJsonElement {
 // ---------------------------------------------------------------------------------------------
 // Frame index
 
-function indexFrames(offsets: DataSet, ds: NaturalizedDataset, ts: TransferSyntax): FrameIndex | null {
+function indexFrames(offsets: DataSet, ds: NaturalizedDataset, ts: TransferSyntax, omitted: OmittedPixelData | undefined): FrameIndex | null {
   const pixelTag = PIXEL_DATA_TAGS.find((t) => offsets.elements[`x${t.toLowerCase()}`]);
   if (!pixelTag) return { encapsulated: false, frames: [] };
-  const el = offsets.elements[`x${pixelTag.toLowerCase()}`];
+  // readStoredInstance omits a file's only Pixel Data element (it reads the whole file when there are several).
+  const el = omitted?.element ?? offsets.elements[`x${pixelTag.toLowerCase()}`];
   const numberOfFrames = positiveInt(ds.NumberOfFrames) ?? 1;
-  if (el.encapsulatedPixelData) return indexEncapsulated(offsets, el, numberOfFrames, ts);
+  if (el.encapsulatedPixelData) {
+    const startOf: FragmentStart = omitted
+      ? (f) => omitted.fragmentStarts.get(f.position) ?? new Uint8Array()
+      : (f) => offsets.byteArray.subarray(f.position, f.position + Math.min(f.length, FRAGMENT_START_BYTES));
+    return indexEncapsulated(offsets, el, numberOfFrames, ts, startOf);
+  }
   if (ts.encapsulated) throw invalid(`Pixel Data is not encapsulated, though ${ts.name} requires it`);
   return indexNative(el, ds, pixelTag, numberOfFrames);
 }
@@ -346,8 +391,10 @@ function indexNative(el: Element, ds: NaturalizedDataset, pixelTag: string, numb
 
 type Fragment = NonNullable<Element['fragments']>[number];
 const range = (f: Fragment): ByteRange => [f.position, f.length];
+/** The first bytes of a fragment, up to FRAGMENT_START_BYTES. */
+type FragmentStart = (f: Fragment) => Uint8Array;
 
-function indexEncapsulated(offsets: DataSet, el: Element, numberOfFrames: number, ts: TransferSyntax): FrameIndex | null {
+function indexEncapsulated(offsets: DataSet, el: Element, numberOfFrames: number, ts: TransferSyntax, startOf: FragmentStart): FrameIndex | null {
   const fragments = el.fragments ?? [];
   if (fragments.length === 0) throw invalid('Encapsulated Pixel Data has no fragments');
   const frames = (groups: Fragment[][]): FrameIndex => ({ encapsulated: true, frames: groups.map((g) => g.map(range)) });
@@ -360,7 +407,7 @@ function indexEncapsulated(offsets: DataSet, el: Element, numberOfFrames: number
   if (fragments.length === numberOfFrames) return frames(fragments.map((f) => [f]));
   // No usable offset table and several fragments per frame: a frame starts at each fragment
   // that opens with the codec's start-of-codestream marker.
-  const byMarker = groupByStartMarker(offsets.byteArray, fragments, ts);
+  const byMarker = groupByStartMarker(fragments, ts, startOf);
   return byMarker && byMarker.length === numberOfFrames ? frames(byMarker) : null;
 }
 
@@ -409,11 +456,16 @@ const START_MARKERS: Record<string, number[][]> = {
   '1.2.840.10008.1.2.4.202': [J2K_SOC_SIZ],
   '1.2.840.10008.1.2.4.203': [J2K_SOC_SIZ],
 };
+/** How much of a fragment's start finding frames by marker looks at: readStoredInstance reads that much of each. */
+export const FRAGMENT_START_BYTES = Math.max(...Object.values(START_MARKERS).flatMap((markers) => markers.map((m) => m.length)));
 
-function groupByStartMarker(byteArray: Uint8Array, fragments: Fragment[], ts: TransferSyntax): Fragment[][] | null {
+function groupByStartMarker(fragments: Fragment[], ts: TransferSyntax, startOf: FragmentStart): Fragment[][] | null {
   const markers = START_MARKERS[ts.uid];
   if (!markers) return null;
-  const opensFrame = (f: Fragment) => markers.some((m) => m.every((b, i) => i < f.length && byteArray[f.position + i] === b));
+  const opensFrame = (f: Fragment) => {
+    const start = startOf(f);
+    return markers.some((m) => m.every((b, i) => start[i] === b));
+  };
   if (!opensFrame(fragments[0])) return null;
   const groups: Fragment[][] = [];
   for (const f of fragments) {
