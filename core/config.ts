@@ -63,7 +63,10 @@ export const configSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.enum(['chuanyu-2025', 'xinjiang', 'zhejiang-2021'])).min(1)),
-  HUREN_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Index jobs in progress per worker process: they mostly wait for storage and PostgreSQL, and their writes are committed in groups. */
+  HUREN_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(32),
+  /** Most instances one index transaction writes (core/index-store/index-writer.ts). */
+  HUREN_INDEX_GROUP_MAX: z.coerce.number().int().positive().default(200),
   /** Port of the worker's own /metrics endpoint (0 = a free port). */
   HUREN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   HUREN_JOB_ATTEMPTS: z.coerce.number().int().positive().default(8),

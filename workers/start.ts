@@ -1,5 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import { enqueueClassify, execClassify, type ClassifyData } from '../core/jobs/classify';
+import { IndexWriter } from '../core/index-store/index-writer';
 import { execIndexInstance, type IndexInstanceData } from '../core/jobs/index-instance';
 import { enqueueQuality, execQuality, type QualityData } from '../core/jobs/quality';
 import { execReconcile } from '../core/jobs/reconcile';
@@ -13,9 +14,11 @@ import { execSecurityMaintenance, SECURITY_MAINTENANCE_JOB } from '../core/secur
 
 export interface RunningWorkers {
   workers: Worker[];
-  /** Stops taking jobs; jobs in progress finish first (BullMQ graceful close). */
+  /** Stops taking jobs; jobs in progress finish first (BullMQ graceful close), then the index writer closes. */
   close(): Promise<void>;
 }
+
+const INDEX_LOCK_MS = 10_000;
 
 /** Starts one BullMQ worker per queue in this process. Any number of such processes may run. */
 export async function startWorkers(core: CoreServices): Promise<RunningWorkers> {
@@ -25,12 +28,22 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
   const quietMs = config.HUREN_STUDY_STABLE_SECONDS * 1000;
   const recognition = indexRecognitionSettings(config);
 
-  const index = new Worker(
-    QueueName.indexInstance,
-    (job: Job<IndexInstanceData>) =>
-      execIndexInstance({ db, store, recognition, onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs) }, job.data),
-    { ...common, concurrency: config.HUREN_WORKER_CONCURRENCY },
-  );
+  // Index jobs read and parse concurrently; the writer commits what they parsed in groups.
+  const writer = new IndexWriter({
+    db,
+    recognition,
+    maxGroup: config.HUREN_INDEX_GROUP_MAX,
+    onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs),
+  });
+  const index = new Worker(QueueName.indexInstance, (job: Job<IndexInstanceData>) => execIndexInstance({ db, store, writer }, job.data), {
+    ...common,
+    concurrency: config.HUREN_WORKER_CONCURRENCY,
+    // An index job takes milliseconds (large objects are read in ranges), so a short lock costs
+    // few renewals, and the jobs of a crashed worker are taken over within ≈ 15 s instead of
+    // BullMQ's default 30 s lock plus 30 s check (worker-kill9 in docs/chaos.md).
+    lockDuration: INDEX_LOCK_MS,
+    stalledInterval: INDEX_LOCK_MS / 2,
+  });
 
   const stable = new Worker(
     QueueName.studyStable,
@@ -90,6 +103,7 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
     workers,
     async close() {
       await Promise.all(workers.map((w) => w.close()));
+      await writer.close();
       await connection.quit().catch(() => connection.disconnect());
     },
   };

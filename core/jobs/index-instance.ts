@@ -1,12 +1,10 @@
 import { UnrecoverableError, type Queue } from 'bullmq';
-import { buffer } from 'node:stream/consumers';
 import type { Db } from '../db';
 import { DicomInvalidError } from '../dicom/errors';
-import { readInstance } from '../dicom/read-instance';
+import { readStoredInstance } from '../dicom/read-stored-instance';
 import { instanceBulkDataPath } from '../dicom/bulkdata';
 import type { ObjectStore } from '../storage/object-store';
-import { upsertIndexedInstance } from '../index-store/upsert';
-import type { IndexRecognitionSettings } from '../recognition/at-index';
+import type { IndexWriter } from '../index-store/index-writer';
 
 /** Payload: identifiers only, never patient data. */
 export interface IndexInstanceData {
@@ -17,11 +15,12 @@ export interface IndexInstanceData {
 export interface IndexInstanceDeps {
   db: Db;
   store: ObjectStore;
-  /** How national IDs are read and protected at index time. */
-  recognition: IndexRecognitionSettings;
-  /** Called after the instance is queryable (debounces the study-stable event). */
-  onIndexed(studyInstanceUid: string): Promise<void>;
+  /** The process's group-commit writer: it indexes the parsed instance together with other jobs' and renews the study-stable timer. */
+  writer: IndexWriter;
 }
+
+/** What the job needs of the instance row; `metadata` and the other index columns can be large. */
+const ROW_COLUMNS = ['sop_instance_uid', 'study_instance_uid', 'series_instance_uid', 'version', 'status', 'object_key', 'received_from_institution'];
 
 /** One job per stored version: a resend of the same bytes adds nothing. */
 export const indexJobId = (data: IndexInstanceData) => `${data.sopInstanceUid}-v${data.version}`;
@@ -46,20 +45,23 @@ export async function enqueueIndexInstances(queue: Queue, instances: IndexInstan
 
 /**
  * Reads the stored object, extracts the DICOM JSON, frame index and level attributes, and
- * indexes patient/study/series/instance in one transaction. Idempotent: re-running it for
- * an already indexed version changes nothing.
+ * hands them to the writer, which indexes patient/study/series/instance in one transaction
+ * with the instances other jobs of this process parsed meanwhile. Idempotent: re-running it
+ * for an already indexed version changes nothing.
  */
 export async function execIndexInstance(deps: IndexInstanceDeps, data: IndexInstanceData): Promise<'indexed' | 'skipped'> {
-  const row = await deps.db('instance').where({ sop_instance_uid: data.sopInstanceUid }).first();
+  const row = await deps.db('instance').where({ sop_instance_uid: data.sopInstanceUid }).first(ROW_COLUMNS);
   if (!row) throw new UnrecoverableError(`No stored instance ${data.sopInstanceUid}`);
   // A newer version has its own job; an indexed one needs nothing.
   if (row.version !== data.version || row.status === 'indexed') return 'skipped';
 
-  const bytes = await buffer(await deps.store.get(row.object_key));
+  // Read and parse: a large object only in ranges (header, fragment item headers, tail), so a
+  // multi-GB instance costs the worker megabytes, not gigabytes. Storage errors are not
+  // DicomInvalidError: they are rethrown below and the job is retried.
   let parsed;
   const bulkdata: Record<string, [number, number]> = {};
   try {
-    parsed = readInstance(bytes, {
+    parsed = await readStoredInstance(deps.store, row.object_key, {
       bulkDataUri: (tagPath, location) => {
         if (location.offset !== null) bulkdata[tagPath] = [location.offset, location.length];
         return instanceBulkDataPath(row.study_instance_uid, row.series_instance_uid, row.sop_instance_uid, tagPath);
@@ -71,15 +73,7 @@ export async function execIndexInstance(deps: IndexInstanceDeps, data: IndexInst
     throw new UnrecoverableError(`Instance ${row.sop_instance_uid} cannot be parsed: ${err.message}`);
   }
 
-  await deps.db.transaction(async (trx) => {
-    // The index is derived data: the stored object and its `received` row (committed
-    // synchronously by STOW) are the truth. Not waiting for this commit's WAL flush frees the
-    // study's row lock sooner (concurrent jobs of one study queue on it); a crash can only
-    // lose the last fraction of a second of indexing, which leaves those instances
-    // `received`, and the reconciliation sweep indexes them again (docs/benchmarks.md).
-    await trx.raw('SET LOCAL synchronous_commit = off');
-    await upsertIndexedInstance(trx, row, { ...parsed, bulkdata }, deps.recognition);
-  });
-  await deps.onIndexed(row.study_instance_uid);
+  // Write, in this process's next group commit.
+  await deps.writer.write({ row, parsed: { ...parsed, bulkdata } });
   return 'indexed';
 }
