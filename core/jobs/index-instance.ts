@@ -5,6 +5,7 @@ import { readStoredInstance } from '../dicom/read-stored-instance';
 import { instanceBulkDataPath } from '../dicom/bulkdata';
 import type { ObjectStore } from '../storage/object-store';
 import type { IndexWriter } from '../index-store/index-writer';
+import { withoutNulCharacters } from '../index-store/storable';
 
 /** Payload: identifiers only, never patient data. */
 export interface IndexInstanceData {
@@ -74,6 +75,7 @@ export async function execIndexInstance(deps: IndexInstanceDeps, data: IndexInst
   }
 
   // Write, in this process's next group commit.
-  await deps.writer.write({ row, parsed: { ...parsed, bulkdata } });
+  const storable = { ...parsed, dicomJson: withoutNulCharacters(parsed.dicomJson), naturalized: withoutNulCharacters(parsed.naturalized), bulkdata };
+  await deps.writer.write({ row, parsed: storable });
   return 'indexed';
 }

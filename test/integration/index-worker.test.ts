@@ -76,6 +76,14 @@ describe('index-instance, study-stable and reconcile jobs', () => {
     expect(await execIndexInstance(deps(), { sopInstanceUid: sop, version: version + 1 })).toBe('skipped');
   });
 
+  it('indexes an instance whose text holds a NUL character (PostgreSQL stores none), without the NUL', async () => {
+    const { sop, version } = await receive(makeInstance({ studyDescription: 'MR\u0000HEAD' }));
+    expect(await execIndexInstance(deps(), { sopInstanceUid: sop, version })).toBe('indexed');
+    const row = await t.db('instance').where({ sop_instance_uid: sop }).first('metadata', 'study_instance_uid');
+    expect(row.metadata['00081030']).toEqual({ vr: 'LO', Value: ['MRHEAD'] });
+    expect(await t.db('study').where({ study_instance_uid: row.study_instance_uid }).first('study_description')).toEqual({ study_description: 'MRHEAD' });
+  });
+
   it('fails unrecoverably, with the reason kept, for an object that cannot be parsed', async () => {
     const part10 = makeInstance();
     const { sop, version } = await receive(part10);
