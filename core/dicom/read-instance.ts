@@ -121,7 +121,13 @@ function read(buf: Buffer, opts: ReadInstanceOptions, omitted: OmittedPixelData 
   const dcmjsDict = parseValues(buf);
   checkSameElements(offsets, dcmjsDict);
 
-  const ctx: WalkContext = { offsetsInFile: !ts.deflated, byteArray: offsets.byteArray, opts, inFile: inFileLocator(offsets, omitted) };
+  const ctx: WalkContext = {
+    offsetsInFile: !ts.deflated,
+    byteArray: offsets.byteArray,
+    littleEndian: ts.littleEndian,
+    opts,
+    inFile: inFileLocator(offsets, omitted),
+  };
   const dicomJson = toDicomJson(dcmjsDict, offsets, readCharset(offsets), '', ctx);
   const naturalized = dcmjsData.DicomMetaDictionary.naturalizeDataset(dicomJson as DcmjsTypes.DcmjsDataset);
   return { header, dicomJson, naturalized, frames: ts.deflated ? null : indexFrames(offsets, naturalized, ts, omitted) };
@@ -144,7 +150,7 @@ function inFileLocator(offsets: DataSet, omitted: OmittedPixelData | undefined):
 function parseOffsets(buf: Buffer, ts: TransferSyntax): DataSet {
   let dataSet: DataSet;
   try {
-    dataSet = ts.deflated ? parseInflated(buf) : parseDicom(buf, { vrCallback: dictionaryVr });
+    dataSet = ts.deflated ? parseInflated(buf) : parseShowingUn(buf, findMisreadVrs(buf, ts), () => parseDicom(buf, { vrCallback: dictionaryVr }));
   } catch (err) {
     throw invalid(`Malformed data set: ${describe(err)}`);
   }
@@ -172,7 +178,156 @@ function parseInflated(buf: Buffer): DataSet {
   const metaEnd = 132 + 12 + buf.readUInt32LE(140);
   const dataSet = inflateRawSync(buf.subarray(metaEnd), { maxOutputLength: MAX_INFLATED_BYTES });
   if (dataSet.length > 132 && dataSet.toString('latin1', 128, 132) === 'DICM') throw new Error('inflated data set looks like a Part 10 file');
-  return parseDicom(dataSet, { TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN });
+  return parseShowingUn(dataSet, findMisreadVrs(dataSet, undefined), () => parseDicom(dataSet, { TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// OV, SV and UV, which dicom-parser misreads
+
+/**
+ * Explicit VRs with 2 reserved bytes and a 32-bit length (PS3.5 Table 7.1-1), as UN has, that
+ * dicom-parser 1.8.21 reads with a 16-bit length: it loses its place in the data set at the
+ * first one (an Extended Offset Table is OV). It reads UN right, so it is shown UN in their place.
+ */
+const MISREAD_VRS = new Set(['OV', 'SV', 'UV']);
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+const UNDEFINED_LENGTH = 0xffffffff;
+const ITEM = 0xfffee000;
+const ITEM_DELIMITATION = 0xfffee00d;
+const SEQUENCE_DELIMITATION = 0xfffee0dd;
+const PIXEL_DATA = 0x7fe00010;
+const MAX_NESTING = 64;
+/** The walk ran past the end, or into a layout it does not follow as dicom-parser would (malformed data). */
+const ASTRAY = Symbol('walk astray');
+
+/**
+ * parse(), with the VR bytes at `positions` (OV, SV, UV) reading UN, and then as they were; the
+ * elements parsed there get their VR back. The bytes are changed in place: a copy would double
+ * what a whole read of a large object costs, and nothing else sees them while dicom-parser,
+ * synchronous, parses. Nothing moves: the two VRs are laid out alike.
+ */
+function parseShowingUn(bytes: Buffer, positions: number[], parse: () => DataSet): DataSet {
+  if (positions.length === 0) return parse();
+  const vrs = positions.map((p) => bytes.toString('latin1', p, p + 2));
+  let dataSet: DataSet;
+  try {
+    positions.forEach((p) => bytes.write('UN', p, 'latin1'));
+    dataSet = parse();
+  } finally {
+    positions.forEach((p, i) => bytes.write(vrs[i], p, 'latin1'));
+  }
+  // An element's value starts 8 bytes after its VR: the VR, 2 reserved bytes, a 32-bit length.
+  const vrAt = new Map(positions.map((p, i) => [p + 8, vrs[i]]));
+  const restore = (ds: DataSet): void =>
+    Object.values(ds.elements).forEach((el) => {
+      if (el.vr === 'UN' && vrAt.has(el.dataOffset)) el.vr = vrAt.get(el.dataOffset);
+      el.items?.forEach((item) => item.dataSet && restore(item.dataSet));
+    });
+  restore(dataSet);
+  return dataSet;
+}
+
+/**
+ * Where the VRs in MISREAD_VRS are: a walk over element headers as dicom-parser reads them, into
+ * every sequence item. `ts` undefined is a bare Explicit VR Little Endian data set (inflated);
+ * otherwise a Part 10 file. A walk that goes astray keeps what it found before: up to there it
+ * agrees with dicom-parser, which judges the rest as it would have anyway.
+ */
+function findMisreadVrs(bytes: Buffer, ts: TransferSyntax | undefined): number[] {
+  const walk = new VrWalk(bytes);
+  try {
+    if (!ts) {
+      walk.elements(0, bytes.length, true, 0);
+      return walk.found;
+    }
+    if (!ts.explicitVr) return [];
+    // The file meta information: Explicit VR Little Endian, up to the first tag past group 0002 (where dicom-parser ends it).
+    let pos = 132;
+    while (pos + 2 <= bytes.length && bytes.readUInt16LE(pos) <= 0x0002) pos = walk.element(pos, true, 0);
+    walk.littleEndian = ts.littleEndian;
+    walk.elements(pos, bytes.length, true, 0);
+  } catch (err) {
+    if (err !== ASTRAY) throw err;
+  }
+  return walk.found;
+}
+
+class VrWalk {
+  /** Where each VR in MISREAD_VRS is. */
+  readonly found: number[] = [];
+  littleEndian = true;
+
+  constructor(private readonly bytes: Buffer) {}
+
+  private u16(pos: number): number {
+    if (pos + 2 > this.bytes.length) throw ASTRAY;
+    return this.littleEndian ? this.bytes.readUInt16LE(pos) : this.bytes.readUInt16BE(pos);
+  }
+  private u32(pos: number): number {
+    if (pos + 4 > this.bytes.length) throw ASTRAY;
+    return this.littleEndian ? this.bytes.readUInt32LE(pos) : this.bytes.readUInt32BE(pos);
+  }
+  private tag(pos: number): number {
+    return ((this.u16(pos) << 16) | this.u16(pos + 2)) >>> 0;
+  }
+
+  /** The elements from pos to end, or to an item delimiter when end is undefined; returns where they end. */
+  elements(pos: number, end: number | undefined, explicitVr: boolean, depth: number): number {
+    while (end === undefined || pos < end) {
+      if (end === undefined && this.tag(pos) === ITEM_DELIMITATION) return pos + 8;
+      pos = this.element(pos, explicitVr, depth);
+    }
+    if (pos !== end) throw ASTRAY; // dicom-parser throws on an item overrun
+    return pos;
+  }
+
+  /** The element at pos; returns where it ends. */
+  element(pos: number, explicitVr: boolean, depth: number): number {
+    const tag = this.tag(pos);
+    if (!explicitVr) return this.value(tag, '', this.u32(pos + 4), pos + 8, false, depth);
+    const vr = this.bytes.toString('latin1', pos + 4, pos + 6);
+    if (!LONG_VRS.has(vr)) return this.value(tag, vr, this.u16(pos + 6), pos + 8, true, depth);
+    if (MISREAD_VRS.has(vr)) this.found.push(pos + 4);
+    return this.value(tag, vr, this.u32(pos + 8), pos + 12, true, depth);
+  }
+
+  private value(tag: number, vr: string, length: number, pos: number, explicitVr: boolean, depth: number): number {
+    if (depth >= MAX_NESTING) throw ASTRAY;
+    // Sequences' items hold elements with VRs; dicom-parser reads them whatever the length.
+    if (vr === 'SQ') return this.items(pos, length, true, depth + 1);
+    if (length !== UNDEFINED_LENGTH) return pos + length;
+    if (explicitVr && tag === PIXEL_DATA) return this.fragments(pos);
+    // Implicit VR, and UN in explicit VR, of undefined length: items in Implicit VR Little Endian
+    // (PS3.5 §6.2.2). dicom-parser scans other values of undefined length for a delimiter instead.
+    if (!explicitVr || vr === 'UN') return this.items(pos, length, false, depth + 1);
+    throw ASTRAY;
+  }
+
+  private items(pos: number, length: number, explicitVr: boolean, depth: number): number {
+    const end = length === UNDEFINED_LENGTH ? undefined : pos + length;
+    while (end === undefined || pos < end) {
+      const tag = this.tag(pos);
+      const itemLength = this.u32(pos + 4);
+      pos += 8;
+      if (end === undefined && tag === SEQUENCE_DELIMITATION) return pos;
+      if (tag !== ITEM) throw ASTRAY;
+      pos = this.elements(pos, itemLength === UNDEFINED_LENGTH ? undefined : pos + itemLength, explicitVr, depth);
+    }
+    if (pos !== end) throw ASTRAY;
+    return pos;
+  }
+
+  /** Encapsulated Pixel Data (PS3.5 A.4): items of defined length up to the sequence delimiter. */
+  private fragments(pos: number): number {
+    for (;;) {
+      const tag = this.tag(pos);
+      const length = this.u32(pos + 4);
+      pos += 8;
+      if (tag === SEQUENCE_DELIMITATION) return pos + length;
+      if (tag !== ITEM || length === UNDEFINED_LENGTH) throw ASTRAY;
+      pos += length;
+    }
+  }
 }
 
 /** dicom-parser needs VRs in implicit VR files to recognise sequences; dcmjs's dictionary has them. */
@@ -225,6 +380,8 @@ interface WalkContext {
   /** False when dicom-parser's offsets are into an inflated copy, not the stored file. */
   offsetsInFile: boolean;
   byteArray: Uint8Array;
+  /** The byte order of the data set's values. */
+  littleEndian: boolean;
   opts: ReadInstanceOptions;
   inFile: InFile;
 }
@@ -255,8 +412,9 @@ function toDicomJson(
   const json: DicomJsonDataset = {};
   for (const tag of Object.keys(dict).sort()) {
     if (tag.startsWith('0002') || tag.endsWith('0000')) continue;
-    const el = dict[tag];
     const raw = offsets?.elements[`x${tag.toLowerCase()}`];
+    // dcmjs 0.51 knows neither OV nor SV: it reads them as UN, with the right length.
+    const el = raw?.vr && MISREAD_VRS.has(raw.vr) ? { ...dict[tag], vr: raw.vr } : dict[tag];
     const path = pathPrefix + tag;
     if (tag === '00080005') {
       const value = charset?.split('\\').map((v) => v.replace(/[\0 ]+$/, '').trim());
@@ -265,6 +423,8 @@ function toDicomJson(
       json[tag] = toSequence(el, raw, charset, path, ctx);
     } else if (CHARSET_VRS.has(el.vr) && raw && offsets) {
       json[tag] = toText(el.vr, raw, offsets, charset);
+    } else if (el.vr === 'SV' || el.vr === 'UV') {
+      json[tag] = withValue(el.vr, veryLongValues(el, raw, ctx).map(jsonInteger));
     } else if (BINARY_VRS.has(el.vr)) {
       json[tag] = toBinary(el, raw, tag, path, ctx);
     } else if (el.vr === 'AT') {
@@ -329,6 +489,23 @@ function toBinary(el: DcmjsTypes.DcmjsElement, raw: Element | undefined, tag: st
     : Buffer.concat(parts.map((p) => (p instanceof ArrayBuffer ? Buffer.from(p) : Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
   return { vr, InlineBinary: bytes.toString('base64') };
 }
+
+/**
+ * The 64-bit integers of an SV or UV value, from the file's bytes: dcmjs reads SV as UN (raw
+ * bytes) and UV as BigInt. Its values stand in only where dicom-parser has no offsets.
+ */
+function veryLongValues(el: DcmjsTypes.DcmjsElement, raw: Element | undefined, ctx: WalkContext): bigint[] {
+  if (!raw) return (el.Value ?? []).flatMap((v) => (typeof v === 'bigint' ? [v] : typeof v === 'number' ? [BigInt(v)] : []));
+  const bytes = Buffer.from(ctx.byteArray.buffer, ctx.byteArray.byteOffset + raw.dataOffset, raw.length);
+  const read =
+    el.vr === 'SV'
+      ? (at: number) => (ctx.littleEndian ? bytes.readBigInt64LE(at) : bytes.readBigInt64BE(at))
+      : (at: number) => (ctx.littleEndian ? bytes.readBigUInt64LE(at) : bytes.readBigUInt64BE(at));
+  return Array.from({ length: Math.floor(raw.length / 8) }, (_, i) => read(8 * i));
+}
+
+/** A JSON Number when it holds the integer exactly, else its decimal string (PS3.18 F.2.3.1); BigInts do not serialize at all. */
+const jsonInteger = (v: bigint): number | string => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
 
 /** DICOM JSON has null for an empty value among several, and numbers for IS/DS. */
 function cleanValue(v: unknown): unknown {

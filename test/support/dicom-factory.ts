@@ -165,6 +165,15 @@ export interface WritePart10Options {
   encapsulatedFrames?: Buffer[][];
   /** Fill the Basic Offset Table (default true); false leaves it empty. */
   basicOffsetTable?: boolean;
+  /**
+   * Elements added as dcmjs writes denaturalized ones, by tag path ("00111001", or
+   * "00400275/0/00111001" into an item the data set has), in an explicit VR transfer syntax: for
+   * private elements (dcmjs denaturalizes only keywords) and for OV, SV and UV, given as an
+   * ArrayBuffer of their bytes. dcmjs writes OV and SV as UN, and dicom-parser (which finds them
+   * afterwards) misreads UV, so those three are written as UN, laid out alike (2 reserved bytes,
+   * 32-bit length; PS3.5 Table 7.1-1), and their VR bytes set afterwards.
+   */
+  elements?: Record<string, { vr: string; Value: unknown[] }>;
 }
 
 /** The lower-level writer behind makeInstance, for fixtures that need unusual files. */
@@ -188,6 +197,7 @@ export function writePart10(opts: WritePart10Options): Buffer {
 
 function write(dataset: Record<string, unknown>, charset: Charset | undefined, opts: WritePart10Options): Buffer {
   const dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(dataset);
+  const relabelled = opts.elements ? addElements(dict, opts.elements, opts.transferSyntaxUid) : new Map<string, string>();
   const encoded = charset && charset !== 'ISO_IR 192' ? putPlaceholders(dict, charset) : new Map<string, Buffer>();
   const meta = dcmjsData.DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
@@ -203,6 +213,7 @@ function write(dataset: Record<string, unknown>, charset: Charset | undefined, o
   part10.dict = dict;
   let buf: Buffer = Buffer.from(part10.write({ fragmentMultiframe: false }));
   if (encoded.size) buf = replacePlaceholders(buf, encoded, opts.transferSyntaxUid);
+  if (relabelled.size) buf = setVrs(buf, relabelled, opts.transferSyntaxUid);
   if (opts.encapsulatedFrames) buf = Buffer.concat([buf, encapsulatedPixelData(opts.encapsulatedFrames, opts.basicOffsetTable ?? true)]);
   if (opts.transferSyntaxUid === TS.deflated) {
     const metaEnd = 132 + 12 + buf.readUInt32LE(140);
@@ -295,6 +306,40 @@ function replacePlaceholders(buf: Buffer, encoded: Map<string, Buffer>, transfer
     const el = dataSet?.elements[`x${steps[steps.length - 1].toLowerCase()}`];
     if (!el || el.length < bytes.length) throw new Error(`placeholder for ${path} not found`);
     bytes.copy(buf, metaEnd + el.dataOffset);
+  }
+  return buf;
+}
+
+/** VRs the elements option writes as UN first (see WritePart10Options.elements). */
+const WRITTEN_AS_UN = new Set(['OV', 'SV', 'UV']);
+
+/** Puts opts.elements into the denaturalized data set; returns the VRs to set afterwards, by tag path. */
+function addElements(dict: DcmjsTypes.DcmjsDataset, elements: NonNullable<WritePart10Options['elements']>, transferSyntaxUid: string): Map<string, string> {
+  if (!TRANSFER_SYNTAXES.get(transferSyntaxUid)?.explicitVr) throw new Error('the elements option needs an explicit VR transfer syntax');
+  const relabelled = new Map<string, string>();
+  for (const [path, { vr, Value }] of Object.entries(elements)) {
+    const steps = path.split('/');
+    let dataSet: DcmjsTypes.DcmjsDataset | undefined = dict;
+    for (let i = 0; i + 2 < steps.length; i += 2) dataSet = dataSet?.[steps[i]]?.Value?.[Number(steps[i + 1])] as DcmjsTypes.DcmjsDataset | undefined;
+    if (!dataSet) throw new Error(`no item for ${path}`);
+    dataSet[steps[steps.length - 1]] = { vr: WRITTEN_AS_UN.has(vr) ? 'UN' : vr, Value };
+    if (WRITTEN_AS_UN.has(vr)) relabelled.set(path, vr);
+  }
+  return relabelled;
+}
+
+/** Overwrites the VR bytes of the UN elements at the given tag paths (see WritePart10Options.elements). */
+function setVrs(buf: Buffer, vrs: Map<string, string>, transferSyntaxUid: string): Buffer {
+  const metaEnd = 132 + 12 + buf.readUInt32LE(140);
+  // Parsed as a bare data set: the meta information may announce a deflate not yet applied.
+  const parsed = parseDicom(buf.subarray(metaEnd), { TransferSyntaxUID: transferSyntaxUid === TS.deflated ? TS.explicitLittleEndian : transferSyntaxUid });
+  for (const [path, vr] of vrs) {
+    const steps = path.split('/');
+    let dataSet: DataSet | undefined = parsed;
+    for (let i = 0; i + 2 < steps.length; i += 2) dataSet = dataSet?.elements[`x${steps[i].toLowerCase()}`]?.items?.[Number(steps[i + 1])]?.dataSet;
+    const el = dataSet?.elements[`x${steps[steps.length - 1].toLowerCase()}`];
+    if (el?.vr !== 'UN') throw new Error(`UN element for ${path} not found`);
+    buf.write(vr, metaEnd + el.dataOffset - 8, 'latin1'); // tag, VR, 2 reserved bytes, 32-bit length
   }
   return buf;
 }

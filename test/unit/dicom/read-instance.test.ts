@@ -217,6 +217,102 @@ describe('readInstance: frame index', () => {
   });
 });
 
+describe('readInstance: OV, SV and UV (2 reserved bytes and a 32-bit length, which dicom-parser reads as a 16-bit one)', () => {
+  const u64 = (values: number[]) => {
+    const b = Buffer.alloc(8 * values.length);
+    values.forEach((v, i) => b.writeBigUInt64LE(BigInt(v), 8 * i));
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+  };
+  const int64s = (values: bigint[], signed: boolean, littleEndian = true) => {
+    const b = Buffer.alloc(8 * values.length);
+    values.forEach((v, i) =>
+      signed
+        ? littleEndian
+          ? b.writeBigInt64LE(v, 8 * i)
+          : b.writeBigInt64BE(v, 8 * i)
+        : littleEndian
+          ? b.writeBigUInt64LE(v, 8 * i)
+          : b.writeBigUInt64BE(v, 8 * i),
+    );
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+  };
+  const BIG_SV = -(2n ** 60n);
+  const BIG_UV = 2n ** 64n - 1n;
+  /** Private SV and UV elements at the top level and in a sequence item, and a private OV one. */
+  const veryLongs = (littleEndian = true) => ({
+    '00110010': { vr: 'LO', Value: ['HUREN TEST'] },
+    '00111001': { vr: 'SV', Value: [int64s([-5n, BIG_SV], true, littleEndian)] },
+    '00111002': { vr: 'UV', Value: [int64s([7n, BIG_UV], false, littleEndian)] },
+    '00111003': { vr: 'OV', Value: [int64s([1n, 2n], false, littleEndian)] },
+    '00400275/0/00110010': { vr: 'LO', Value: ['HUREN TEST'] },
+    '00400275/0/00111001': { vr: 'SV', Value: [int64s([-1n], true, littleEndian)] },
+  });
+  const itemWithPrivates = { RequestAttributesSequence: [{ ScheduledProcedureStepID: 'SPS1' }] };
+
+  /** 3 frames, a fragment each, longer than the frame: only the Extended Offset Table's lengths give the frames exactly. */
+  function withExtendedOffsetTable() {
+    const { dataset, frames: pixels } = makeDataset({ rows: 4, columns: 4, numberOfFrames: 3, extra: itemWithPrivates });
+    const fragments = pixels.map((p, i) => Buffer.concat([p, Buffer.alloc(i * 2)]));
+    const buf = writePart10({
+      dataset,
+      transferSyntaxUid: TS.encapsulatedUncompressed,
+      encapsulatedFrames: fragments.map((f) => [f]),
+      basicOffsetTable: false,
+      elements: {
+        ...veryLongs(),
+        '7FE00001': { vr: 'OV', Value: [u64([0, 8 + 32, 8 + 32 + 8 + 34])] },
+        '7FE00002': { vr: 'OV', Value: [u64([32, 32, 32])] },
+        '7FE00003': { vr: 'UV', Value: [u64([fragments.reduce((n, f) => n + 8 + f.length, 8)])] },
+      },
+    });
+    return { buf, pixels };
+  }
+
+  it('the test file has them, and dicom-parser alone cannot read it', () => {
+    const { buf } = withExtendedOffsetTable();
+    const vrOf = (tag: number[]) => buf.toString('latin1', buf.indexOf(Buffer.from(tag)) + 4, buf.indexOf(Buffer.from(tag)) + 6);
+    expect([vrOf([0xe0, 0x7f, 0x01, 0x00]), vrOf([0xe0, 0x7f, 0x02, 0x00]), vrOf([0xe0, 0x7f, 0x03, 0x00])]).toEqual(['OV', 'OV', 'UV']);
+    expect(() => parseDicom(buf)).toThrow();
+  });
+
+  it('reads frames by an Extended Offset Table encoded as OV, leaving the file as it was', () => {
+    const { buf, pixels } = withExtendedOffsetTable();
+    const before = Buffer.from(buf);
+    const { frames, dicomJson, naturalized } = readWithLocations(buf);
+    expect(frames!.frames.map((r) => frameBytes(buf, r))).toEqual(pixels);
+    expect(buf).toEqual(before);
+    expect(dicomJson['7FE00001']).toEqual({ vr: 'OV', InlineBinary: Buffer.from(u64([0, 40, 82])).toString('base64') });
+    expect(dicomJson['7FE00002']).toEqual({ vr: 'OV', InlineBinary: Buffer.from(u64([32, 32, 32])).toString('base64') });
+    expect(dicomJson['7FE00003']).toEqual({ vr: 'UV', Value: [8 + 40 + 42 + 44] });
+    expect(naturalized.EncapsulatedPixelDataValueTotalLength).toBe(8 + 40 + 42 + 44);
+  });
+
+  it.each([
+    ['encapsulated, with an Extended Offset Table', () => withExtendedOffsetTable().buf, true],
+    [
+      'native',
+      () => writePart10({ dataset: makeDataset({ extra: itemWithPrivates }).dataset, transferSyntaxUid: TS.explicitLittleEndian, elements: veryLongs() }),
+      true,
+    ],
+    ['deflated', () => writePart10({ dataset: makeDataset({ extra: itemWithPrivates }).dataset, transferSyntaxUid: TS.deflated, elements: veryLongs() }), true],
+    [
+      'big endian',
+      () => writePart10({ dataset: makeDataset({ extra: itemWithPrivates }).dataset, transferSyntaxUid: '1.2.840.10008.1.2.2', elements: veryLongs(false) }),
+      false,
+    ],
+  ])('gives SV and UV values as JSON Numbers, or strings beyond 2^53, and OV as binary (%s)', (_name, make) => {
+    const { dicomJson } = readWithLocations(make());
+    expect(dicomJson['00111001']).toEqual({ vr: 'SV', Value: [-5, BIG_SV.toString()] });
+    expect(dicomJson['00111002']).toEqual({ vr: 'UV', Value: [7, BIG_UV.toString()] });
+    expect(dicomJson['00111003'].vr).toBe('OV');
+    expect(dicomJson['00111003'].InlineBinary).toHaveLength(24); // 16 bytes in base64
+    const item = (dicomJson['00400275'].Value as Record<string, unknown>[])[0];
+    expect(item['00111001']).toEqual({ vr: 'SV', Value: [-1] });
+    expect(item['00400009']).toEqual({ vr: 'SH', Value: ['SPS1'] });
+    expect(() => JSON.stringify(dicomJson)).not.toThrow();
+  });
+});
+
 describe('readInstance: invalid input', () => {
   const bulkDataUri = () => 'x';
   it.each([

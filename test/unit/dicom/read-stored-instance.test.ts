@@ -219,6 +219,39 @@ describe('readStoredInstance: encapsulated pixel data', () => {
     await expectSameRead(encapsulated({ rows: 4, columns: 4 }, pixels, false, extra));
   });
 
+  it('an Extended Offset Table encoded as OV (which dicom-parser misreads), with SV and UV elements', async () => {
+    const pixels = [32, 34, 36].map((n, i) => [fragment(n, [], i)]);
+    const { dataset } = makeDataset({ rows: 4, columns: 4, numberOfFrames: 3, extra: { RequestAttributesSequence: [{ ScheduledProcedureStepID: 'SPS1' }] } });
+    const int64 = (v: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(v);
+      return arrayBuffer(b);
+    };
+    const buf = writePart10({
+      dataset,
+      transferSyntaxUid: TS.encapsulatedUncompressed,
+      encapsulatedFrames: pixels,
+      basicOffsetTable: false,
+      elements: {
+        '00110010': { vr: 'LO', Value: ['HUREN TEST'] },
+        '00111001': { vr: 'SV', Value: [int64(-(2n ** 62n))] },
+        '00400275/0/00110010': { vr: 'LO', Value: ['HUREN TEST'] },
+        '00400275/0/00111002': { vr: 'UV', Value: [u64([12])] },
+        '7FE00001': { vr: 'OV', Value: [u64([0, 8 + 32, 8 + 32 + 8 + 34])] },
+        '7FE00002': { vr: 'OV', Value: [u64([32, 32, 32])] },
+        '7FE00003': { vr: 'UV', Value: [u64([8 + 8 + 32 + 8 + 34 + 8 + 36])] },
+      },
+    });
+    const read = await expectSameRead(buf);
+    if (!('result' in read)) throw read.error;
+    // The fragments are longer than the table's lengths: frames of 32 bytes come from the table.
+    expect(read.result.frames!.frames.map((ranges) => ranges.map(([, length]) => length))).toEqual([[32], [32], [32]]);
+    const json = read.result.dicomJson;
+    expect([json['7FE00001'].vr, json['7FE00002'].vr, json['7FE00003']]).toEqual(['OV', 'OV', { vr: 'UV', Value: [134] }]);
+    expect(json['00111001']).toEqual({ vr: 'SV', Value: [(-(2n ** 62n)).toString()] });
+    expect((json['00400275'].Value as Record<string, unknown>[])[0]['00111002']).toEqual({ vr: 'UV', Value: [12] });
+  });
+
   it('many small fragments cost a range read per window, not per fragment', async () => {
     await expectSameRead(
       encapsulated(
