@@ -1,7 +1,7 @@
 /**
  * A long ingest through STOW-RS, scaled to this machine (npx tsx scripts/bench/peer-scale.ts):
  * tiny generated instances (16×16 pixels, ≈ 1.3 KB) sent for BENCH_SCALE_MINUTES by
- * BENCH_SCALE_CLIENTS clients to BENCH_SCALE_GATEWAYS gateway replicas (the clients take turns,
+ * BENCH_SCALE_CLIENTS clients (or until BENCH_SCALE_INSTANCES are acknowledged) to BENCH_SCALE_GATEWAYS gateway replicas (the clients take turns,
  * as a round-robin load balancer would) with BENCH_SCALE_WORKERS worker processes; then the
  * index drained, and QIDO-RS latency measured at that size. Writes its section of docs/scale.md.
  *
@@ -19,6 +19,8 @@ import { ROOT, cpuSnapshot, describeMachine, envNumber, fmt, httpGet, percentile
 import { startPeerStack, stowTo } from './peer-stack';
 
 const MINUTES = envNumber('BENCH_SCALE_MINUTES', 10);
+/** Stop once this many instances are acknowledged, if that comes before BENCH_SCALE_MINUTES (0: no count limit). */
+const INSTANCES = envNumber('BENCH_SCALE_INSTANCES', 0);
 const CLIENTS = envNumber('BENCH_SCALE_CLIENTS', 8);
 const BATCH = envNumber('BENCH_SCALE_BATCH', 50);
 const PER_STUDY = 5;
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
     const agents = gateways.map(() => new http.Agent({ keepAlive: true, maxSockets: CLIENTS }));
     const qidoAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     let acked = 0;
+    let inFlight = 0;
     let requests = 0;
     let turn = 0;
     const ttq: number[] = [];
@@ -154,7 +157,8 @@ async function main(): Promise<void> {
     }, 10_000);
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
-        while (performance.now() < deadline) {
+        while (performance.now() < deadline && (INSTANCES === 0 || acked + BATCH * (inFlight + 1) <= INSTANCES)) {
+          inFlight++;
           const studies = Array.from({ length: BATCH / PER_STUDY }, () => gen.study());
           const g = turn++ % gateways.length;
           const res = await stowTo(
@@ -164,6 +168,7 @@ async function main(): Promise<void> {
             stack.auth,
           );
           const end = performance.now();
+          inFlight--;
           if (res.status !== 200 || res.referenced !== BATCH) throw new Error(`STOW answered ${res.status}: ${res.body}`);
           acked += BATCH;
           requests++;
@@ -257,7 +262,7 @@ async function main(): Promise<void> {
       '| --- | --- |',
       ...machine.map(([k, v]) => `| ${k} | ${v} |`),
       '',
-      `- ${GATEWAYS} gateway processes (the clients take turns between them, as a round-robin load balancer would) and ${WORKERS} worker processes on the same PostgreSQL, Redis and filesystem storage; ${CLIENTS} clients each POSTing ${BATCH} instances per request (${BATCH / PER_STUDY} studies of ${PER_STUDY}), ${gen.size} B CT instances of 16×16 pixels, for ${MINUTES} min.`,
+      `- ${GATEWAYS} gateway processes (the clients take turns between them, as a round-robin load balancer would) and ${WORKERS} worker processes on the same PostgreSQL, Redis and filesystem storage; ${CLIENTS} clients each POSTing ${BATCH} instances per request (${BATCH / PER_STUDY} studies of ${PER_STUDY}), ${gen.size} B CT instances of 16×16 pixels, for ${fmt(ingestSeconds / 60, 1)} min${INSTANCES ? ` (until ${INSTANCES.toLocaleString('en')} were acknowledged)` : ''}.`,
       '',
       '| | |',
       '| --- | --- |',
