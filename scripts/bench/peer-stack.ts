@@ -161,7 +161,22 @@ export async function startPeerStack(extraEnv: Record<string, string> = {}, opts
 const BOUNDARY = 'huren-bench-peer-boundary';
 
 /** POST /studies with a streamed multipart/related body (Content-Length) and extra headers. */
-export function stowTo(dicomweb: string, instances: Buffer[][], agent: http.Agent, headers: Record<string, string>): Promise<StowResult> {
+/**
+ * POSTs one STOW-RS request. A keep-alive socket the server closed just as the request was
+ * put on it fails with EPIPE or ECONNRESET before anything was processed (found with Orthanc at
+ * 16 clients); such a request is sent again once, as HTTP clients do for idempotent retries.
+ */
+export async function stowTo(dicomweb: string, instances: Buffer[][], agent: http.Agent, headers: Record<string, string>): Promise<StowResult> {
+  try {
+    return await stowOnce(dicomweb, instances, agent, headers);
+  } catch (err) {
+    const { code, reusedSocket } = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    if ((code !== 'EPIPE' && code !== 'ECONNRESET') || !reusedSocket) throw err;
+    return stowOnce(dicomweb, instances, agent, headers);
+  }
+}
+
+function stowOnce(dicomweb: string, instances: Buffer[][], agent: http.Agent, headers: Record<string, string>): Promise<StowResult> {
   const head = Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
   const crlf = Buffer.from('\r\n');
   const close = Buffer.from(`--${BOUNDARY}--\r\n`);
@@ -185,8 +200,9 @@ export function stowTo(dicomweb: string, instances: Buffer[][], agent: http.Agen
         'Content-Length': length,
       },
     });
+    const fail = (err: Error) => reject(Object.assign(err, { reusedSocket: req.reusedSocket }));
     req.on('response', (res) => readStowResponse(res).then(resolve, reject));
-    req.on('error', reject);
-    pipeline(Readable.from(body()), req).catch(reject);
+    req.on('error', fail);
+    pipeline(Readable.from(body()), req).catch(fail);
   });
 }
