@@ -6,6 +6,7 @@ import dcmjs from 'dcmjs';
 import { HurenError } from '../../core/errors';
 import { absolutizeBulkDataUris } from '../../core/dicom/bulkdata';
 import { isUid } from '../../core/dicom/uid';
+import type { ObjectStore } from '../../core/storage/object-store';
 import type { GatewayDeps } from '../deps';
 import { acceptsDicomJson, negotiateMultipart } from './accept';
 import { newBoundary, writeClosingBoundary, writePartHeader } from './multipart';
@@ -14,6 +15,8 @@ import { assertStudyChecked } from '../security/principal';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
+/** Objects of a multipart retrieve opened (and read into) beyond the part being sent. */
+const OPEN_AHEAD = 1;
 
 /** Media type of one frame of each encapsulated transfer syntax (PS3.18 §8.7.3.3.2). */
 const FRAME_MEDIA_TYPE: Record<string, string> = {
@@ -92,18 +95,74 @@ export function retrieveInstances(deps: GatewayDeps): RequestHandler {
     }
     const boundary = newBoundary();
     res.status(200).type(`multipart/related; type="application/dicom"; boundary=${boundary}`);
-    for (const row of rows) {
-      const servedAs = wanted === '*' ? row.transfer_syntax_uid : wanted;
-      writePartHeader(res, boundary, { 'Content-Type': `application/dicom; transfer-syntax=${servedAs}` });
-      if (servedAs === row.transfer_syntax_uid) {
-        await copyInto(res, await deps.store.get(row.object_key));
-      } else {
-        res.write(toExplicitLittleEndian(await buffer(await deps.store.get(row.object_key))));
+    const ahead = new OpenAhead(
+      deps.store,
+      rows.map((r) => r.object_key),
+    );
+    try {
+      for (const row of rows) {
+        const servedAs = wanted === '*' ? row.transfer_syntax_uid : wanted;
+        writePartHeader(res, boundary, { 'Content-Type': `application/dicom; transfer-syntax=${servedAs}` });
+        const source = await ahead.take();
+        if (servedAs === row.transfer_syntax_uid) {
+          await copyInto(res, source);
+        } else {
+          res.write(toExplicitLittleEndian(await buffer(source)));
+        }
       }
+    } finally {
+      ahead.close();
     }
     writeClosingBoundary(res, boundary);
     res.end();
   };
+}
+
+/**
+ * Opens the objects of the next parts while the current one streams, and starts their first
+ * read (one stream buffer each: up to its highWaterMark, never more), so opening (a file open
+ * and stat, or an S3 request) and reading overlap sending instead of stalling the response
+ * between parts. At most OPEN_AHEAD objects are open beyond the one being sent.
+ */
+class OpenAhead {
+  private readonly opening: Array<Promise<Readable>> = [];
+  private opened = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly keys: string[],
+  ) {}
+
+  /** The object of the next part (parts are taken in order). */
+  take(): Promise<Readable> {
+    while (this.opening.length <= OPEN_AHEAD && this.opened < this.keys.length) this.opening.push(this.open(this.keys[this.opened++]));
+    const next = this.opening.shift();
+    if (!next) throw new Error('Every part has been taken');
+    return next;
+  }
+
+  /** Releases the objects opened ahead but never taken (the response failed or the client left). */
+  close(): void {
+    for (const left of this.opening.splice(0)) {
+      left.then(
+        (source) => source.destroy(),
+        () => undefined,
+      );
+    }
+  }
+
+  private open(key: string): Promise<Readable> {
+    const opening = this.store.get(key).then((source) => {
+      // Until the part is sent nothing else listens: a read error stays on the stream (the
+      // sender's iterator rethrows it) rather than being an uncaught 'error' event.
+      source.on('error', () => undefined);
+      source.read(0);
+      return source;
+    });
+    // A failure is reported when the part is taken (or dropped by close), never unhandled.
+    opening.catch(() => undefined);
+    return opening;
+  }
 }
 
 function canServe(stored: string, wanted: string): boolean {
