@@ -162,17 +162,18 @@ const BOUNDARY = 'huren-bench-peer-boundary';
 
 /** POST /studies with a streamed multipart/related body (Content-Length) and extra headers. */
 /**
- * POSTs one STOW-RS request. A keep-alive socket the server closed just as the request was
- * put on it fails with EPIPE or ECONNRESET before anything was processed (found with Orthanc at
- * 16 clients); such a request is sent again once, as HTTP clients do for idempotent retries.
+ * POSTs one STOW-RS request. Orthanc at 16 clients sometimes closes a connection while a request
+ * body is still being sent (EPIPE or ECONNRESET, no answer); STOW of the same instances is
+ * idempotent, so such a request is sent again, at most twice, as a PACS would.
  */
 export async function stowTo(dicomweb: string, instances: Buffer[][], agent: http.Agent, headers: Record<string, string>): Promise<StowResult> {
-  try {
-    return await stowOnce(dicomweb, instances, agent, headers);
-  } catch (err) {
-    const { code, reusedSocket } = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
-    if ((code !== 'EPIPE' && code !== 'ECONNRESET') || !reusedSocket) throw err;
-    return stowOnce(dicomweb, instances, agent, headers);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await stowOnce(dicomweb, instances, agent, headers);
+    } catch (err) {
+      const { code } = err as NodeJS.ErrnoException;
+      if ((code !== 'EPIPE' && code !== 'ECONNRESET') || attempt === 3) throw err;
+    }
   }
 }
 
@@ -200,9 +201,8 @@ function stowOnce(dicomweb: string, instances: Buffer[][], agent: http.Agent, he
         'Content-Length': length,
       },
     });
-    const fail = (err: Error) => reject(Object.assign(err, { reusedSocket: req.reusedSocket }));
     req.on('response', (res) => readStowResponse(res).then(resolve, reject));
-    req.on('error', fail);
-    pipeline(Readable.from(body()), req).catch(fail);
+    req.on('error', reject);
+    pipeline(Readable.from(body()), req).catch(reject);
   });
 }

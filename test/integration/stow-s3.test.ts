@@ -1,7 +1,6 @@
 import { makeInstance, randomUid } from '../support/dicom-factory';
 import { multipartBody, parseMultipartResponse, startTestGateway, type TestGateway } from '../support/gateway';
-import { startS3rver } from '../support/s3rver';
-import { uniqueName } from '../support/services';
+import { s3GatewayEnv, startS3rver } from '../support/s3rver';
 
 /** The whole pipeline on the S3 driver (real minio client, s3rver on loopback), and what happens when S3 goes away. */
 describe('STOW-RS and WADO-RS on S3 storage', () => {
@@ -10,16 +9,7 @@ describe('STOW-RS and WADO-RS on S3 storage', () => {
 
   beforeAll(async () => {
     s3 = await startS3rver();
-    gw = await startTestGateway({
-      env: {
-        HUREN_STORAGE: 's3',
-        S3_ENDPOINT: '127.0.0.1',
-        S3_PORT: String(s3.port),
-        S3_ACCESS_KEY: 'S3RVER',
-        S3_SECRET_KEY: 'S3RVER',
-        S3_BUCKET: uniqueName('huren-test').replace(/_/g, '-'),
-      },
-    });
+    gw = await startTestGateway({ env: s3GatewayEnv(s3.port) });
   });
   afterAll(async () => {
     await gw.close();

@@ -3,8 +3,7 @@ import http from 'node:http';
 import dcmjs from 'dcmjs';
 import { makeInstance, randomUid, TS } from '../support/dicom-factory';
 import { multipartBody, parseMultipartResponse, startTestGateway, type TestGateway } from '../support/gateway';
-import { startS3rver } from '../support/s3rver';
-import { uniqueName } from '../support/services';
+import { s3GatewayEnv, startS3rver } from '../support/s3rver';
 
 /**
  * WADO-RS retrieve of whole series: many parts streamed one after another (objects opened one
@@ -155,16 +154,7 @@ describe('WADO-RS series retrieve on S3 storage', () => {
 
   beforeAll(async () => {
     s3 = await startS3rver();
-    gw = await startTestGateway({
-      env: {
-        HUREN_STORAGE: 's3',
-        S3_ENDPOINT: '127.0.0.1',
-        S3_PORT: String(s3.port),
-        S3_ACCESS_KEY: 'S3RVER',
-        S3_SECRET_KEY: 'S3RVER',
-        S3_BUCKET: uniqueName('huren-test').replace(/_/g, '-'),
-      },
-    });
+    gw = await startTestGateway({ env: s3GatewayEnv(s3.port) });
     const { body, contentType } = multipartBody(instances);
     const res = await gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', body, headers: { 'Content-Type': contentType } });
     expect(res.status).toBe(200);

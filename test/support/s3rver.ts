@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { uniqueName } from './services';
 
 // s3rver ships no type declarations; this is the part of its API the tests use.
 interface S3rverOptions {
@@ -27,5 +28,17 @@ export async function startS3rver(buckets: string[] = []) {
       running = false;
       await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/** Gateway settings for the S3 driver against an s3rver on `port`, with a bucket of the test's own. */
+export function s3GatewayEnv(port: number): Record<string, string> {
+  return {
+    HUREN_STORAGE: 's3',
+    S3_ENDPOINT: '127.0.0.1',
+    S3_PORT: String(port),
+    S3_ACCESS_KEY: 'S3RVER',
+    S3_SECRET_KEY: 'S3RVER',
+    S3_BUCKET: uniqueName('huren-test').replace(/_/g, '-'),
   };
 }
