@@ -183,7 +183,7 @@ export async function benchStow(): Promise<BenchResult> {
       title: 'STOW-RS throughput and time to queryable',
       setup: [
         `Each client POSTs one study at a time: ${SLICES} CT slices, 512×512 16-bit Explicit VR Little Endian (${ct.size} B each, ${fmt((SLICES * ct.size) / MB)} MB per request, Content-Length), keep-alive, for ${SECONDS} s per phase.`,
-        'Gateway and one worker process (HUREN_WORKER_CONCURRENCY 8) as separate processes, filesystem storage (fsync per object), default settings.',
+        'Gateway and one worker process as separate processes with default settings (README, Settings), filesystem storage (fsync per object).',
         'After each phase the index queue is drained before the next one starts.',
         `Time to queryable: one random instance per study (at most ${MAX_WATCHED} watched at once), from the STOW response until QIDO \`/instances?SOPInstanceUID=\` returns it, polled every ${POLL_MS} ms. Stored → indexed: every instance, \`indexed_at − received_at\` in the database.`,
         'MB = 10⁶ bytes of DICOM instances (multipart framing not counted).',
