@@ -1,4 +1,5 @@
 import type { Db } from '../db';
+import { GroupCommit } from '../group-commit';
 import type { IndexRecognitionSettings } from '../recognition/at-index';
 import { upsertIndexedInstances, type IndexItem } from './upsert';
 
@@ -12,28 +13,25 @@ export interface IndexWriterOptions {
   onIndexed(studyInstanceUid: string): Promise<void>;
 }
 
-interface Pending {
-  item: IndexItem;
-  resolve(): void;
-  reject(err: unknown): void;
-}
+/** What a group commit says of one instance: its own error, or the renewal of its study's timer. */
+type Written = { error: unknown } | { renewal: Promise<void> };
 
 /**
- * Group commit of the index writes of one worker process. Index jobs read and parse their
- * objects concurrently and hand the result to `write`; one transaction at a time writes all
- * instances waiting (upsertIndexedInstances), so a burst of N instances costs a few
- * transactions instead of N, each study row is locked once per group instead of once per
- * instance, and onIndexed runs once per study per group instead of once per instance. While
- * a group is written, arrivals queue and form the next group: no timer, so a lone instance
- * is written at once.
+ * Group commit of the index writes of one worker process (core/group-commit.ts). Index jobs
+ * read and parse their objects concurrently and hand the result to `write`; one transaction at
+ * a time writes all instances waiting (upsertIndexedInstances), so a burst of N instances
+ * costs a few transactions instead of N, each study row is locked once per group instead of
+ * once per instance, and onIndexed runs once per study per group instead of once per instance.
  */
 export class IndexWriter {
-  private readonly waiting: Pending[] = [];
-  private writing: Promise<void> | undefined;
+  private readonly commits: GroupCommit<IndexItem, Written>;
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly renewing = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(private readonly opts: IndexWriterOptions) {}
+  constructor(private readonly opts: IndexWriterOptions) {
+    this.commits = new GroupCommit((items) => this.commit(items), opts.maxGroup);
+  }
 
   /**
    * Resolves once the instance is committed and onIndexed has run for its study; rejects with
@@ -41,43 +39,48 @@ export class IndexWriter {
    */
   write(item: IndexItem): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The index writer is closed'));
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      this.writing ??= this.drain();
+    const written = this.commits.submit([item]).then(([outcome]) => {
+      if ('error' in outcome) throw outcome.error;
+      return outcome.renewal;
     });
+    this.inFlight.add(written);
+    const done = () => void this.inFlight.delete(written);
+    written.then(done, done);
+    return written;
   }
 
   /** Refuses new writes and waits for the queued ones and their onIndexed calls. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.writing;
     // Their failures went to the jobs that waited for them.
+    await Promise.allSettled(this.inFlight);
     await Promise.allSettled(this.renewing);
   }
 
-  private async drain(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const group = this.waiting.splice(0, this.opts.maxGroup);
-      this.settle(group, await this.commit(group));
-    }
-    this.writing = undefined;
-  }
-
-  /** The errors by instance: none when the group committed. */
-  private async commit(group: Pending[]): Promise<Map<Pending, unknown>> {
-    const failed = new Map<Pending, unknown>();
+  /**
+   * Writes a group; failed instances get their error, the others their study's renewal, which
+   * the group commit does not wait for, so the next group's transaction overlaps those calls.
+   */
+  private async commit(items: IndexItem[]): Promise<Written[]> {
+    const failed = new Map<IndexItem, unknown>();
     try {
-      await this.transaction(group);
+      await this.transaction(items);
     } catch (err) {
-      if (group.length === 1) failed.set(group[0], err);
+      if (items.length === 1) failed.set(items[0], err);
       // One bad instance must not fail the others: each is written alone, and only its own
       // job fails (and is retried by BullMQ).
-      else for (const p of group) await this.transaction([p]).catch((e: unknown) => failed.set(p, e));
+      else for (const item of items) await this.transaction([item]).catch((e: unknown) => failed.set(item, e));
     }
-    return failed;
+    const renewals = new Map<string, Promise<void>>();
+    return items.map((item) => {
+      if (failed.has(item)) return { error: failed.get(item) };
+      const study = item.row.study_instance_uid;
+      if (!renewals.has(study)) renewals.set(study, this.renew(study));
+      return { renewal: renewals.get(study)! };
+    });
   }
 
-  private async transaction(group: Pending[]): Promise<void> {
+  private async transaction(items: IndexItem[]): Promise<void> {
     await this.opts.db.transaction(async (trx) => {
       // The index is derived data: the stored object and its `received` row (committed
       // synchronously by STOW) are the truth. Not waiting for this commit's WAL flush frees the
@@ -85,29 +88,8 @@ export class IndexWriter {
       // a crash can only lose the last fraction of a second of indexing, which leaves those
       // instances `received`, and the reconciliation sweep indexes them again (docs/benchmarks.md).
       await trx.raw('SET LOCAL synchronous_commit = off');
-      await upsertIndexedInstances(
-        trx,
-        group.map((p) => p.item),
-        this.opts.recognition,
-      );
+      await upsertIndexedInstances(trx, items, this.opts.recognition);
     });
-  }
-
-  /**
-   * Failed instances are rejected now, the others once their study's onIndexed has run; drain
-   * does not wait for those calls, so the next group's transaction overlaps them.
-   */
-  private settle(group: Pending[], failed: Map<Pending, unknown>): void {
-    const renewals = new Map<string, Promise<void>>();
-    for (const p of group) {
-      if (failed.has(p)) {
-        p.reject(failed.get(p));
-        continue;
-      }
-      const study = p.item.row.study_instance_uid;
-      if (!renewals.has(study)) renewals.set(study, this.renew(study));
-      renewals.get(study)!.then(p.resolve, p.reject);
-    }
   }
 
   private renew(study: string): Promise<void> {
