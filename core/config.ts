@@ -48,6 +48,14 @@ export const configSchema = z.object({
   HUREN_STOW_MAX_PART_BYTES: bytes.default(2 * 1024 ** 3),
   /** What to do with a different object arriving under an existing SOPInstanceUID. */
   HUREN_STOW_CONFLICT_POLICY: z.enum(['replace', 'reject']).default('replace'),
+  /**
+   * Seconds the oldest waiting index job may have waited before new STOW requests wait for the
+   * workers to catch up, bounding the time from acknowledgement to queryable
+   * (gateway/dicomweb/stow-admission.ts). 0 turns admission control off.
+   */
+  HUREN_STOW_MAX_INDEX_LAG_SECONDS: z.coerce.number().min(0).default(0.5),
+  /** Longest a STOW request waits for admission before it is answered 503 with Retry-After. */
+  HUREN_STOW_ADMISSION_WAIT_SECONDS: z.coerce.number().positive().default(15),
   HUREN_QIDO_DEFAULT_LIMIT: z.coerce.number().int().positive().default(100),
   HUREN_QIDO_MAX_LIMIT: z.coerce.number().int().positive().default(1000),
   /** A study is "stable" once no instance has arrived for this long. */

@@ -9,11 +9,14 @@ import { enqueueIndexInstances } from '../../core/jobs/index-instance';
 import type { GatewayDeps } from '../deps';
 import { parseMultipartRelatedContentType, readMultipart } from './multipart';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
+import { indexLagSeconds, StowAdmission } from './stow-admission';
 import type { InstanceIdentity } from '../../core/ingest/record';
 import { admitStow } from '../security/access';
 import { auditContext, requirePrincipal } from '../security/principal';
 
 const DICOM = 'application/dicom';
+/** How often admission control reads the index lag from Redis. */
+const ADMISSION_POLL_MS = 200;
 
 /**
  * PS3.18 §10.5 Store Instances: POST /studies[/{StudyInstanceUID}] with
@@ -21,6 +24,11 @@ const DICOM = 'application/dicom';
  */
 export function storeInstances(deps: GatewayDeps): RequestHandler {
   const { config, db, store, queues, metrics, logger } = deps;
+  const admission = new StowAdmission(
+    () => indexLagSeconds(queues.indexInstance),
+    { maxLagSeconds: config.HUREN_STOW_MAX_INDEX_LAG_SECONDS, maxWaitMs: config.HUREN_STOW_ADMISSION_WAIT_SECONDS * 1000, pollMs: ADMISSION_POLL_MS },
+    (lag) => metrics.indexLag.set(lag),
+  );
   const recorder = createInstanceRecorder(db, config.HUREN_STOW_CONFLICT_POLICY);
   const sessionDeps: UploadSessionDeps = {
     db,
@@ -49,10 +57,22 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
       institution ? { ...sessionDeps, receivedFrom: institution, admit: (id: InstanceIdentity) => admitStow(db, institution, id) } : sessionDeps,
     );
 
-    const body = req.pipe(byteLimit(config.HUREN_STOW_MAX_REQUEST_BYTES));
+    const gone = new AbortController();
     req.once('close', () => {
-      if (!req.readableEnded) body.destroy();
+      if (!req.readableEnded) gone.abort();
     });
+    try {
+      metrics.stowAdmission.inc({ outcome: await admission.admit(gone.signal) });
+    } catch (err) {
+      metrics.stowAdmission.inc({ outcome: 'refused' });
+      // The body was not read: the connection cannot carry another request.
+      res.setHeader('Connection', 'close');
+      throw err;
+    }
+    if (gone.signal.aborted) return void res.destroy();
+
+    const body = req.pipe(byteLimit(config.HUREN_STOW_MAX_REQUEST_BYTES));
+    gone.signal.addEventListener('abort', () => body.destroy(), { once: true });
     let outcomes: StoreOutcome[];
     try {
       outcomes = await readMultipart<StoreOutcome>(body, boundary, async (part) => {

@@ -6,6 +6,10 @@ export interface GatewayMetrics {
   registry: Registry;
   stowInstances: Counter<'outcome'>;
   stowBytes: Counter;
+  /** STOW requests by admission outcome (gateway/dicomweb/stow-admission.ts). */
+  stowAdmission: Counter<'outcome'>;
+  /** The index lag as admission control last read it. */
+  indexLag: Gauge;
   requestSeconds: Histogram<'transaction' | 'status'>;
 }
 
@@ -20,6 +24,17 @@ export function createGatewayMetrics(queues: JobQueues): GatewayMetrics {
     registers: [registry],
   });
   const stowBytes = new Counter({ name: 'huren_stow_bytes_total', help: 'Bytes of stored instances', registers: [registry] });
+  const stowAdmission = new Counter({
+    name: 'huren_stow_admission_total',
+    help: 'STOW-RS requests by admission outcome: immediate, waited (index lag above HUREN_STOW_MAX_INDEX_LAG_SECONDS), refused (503)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const indexLag = new Gauge({
+    name: 'huren_index_lag_seconds',
+    help: 'How long the oldest waiting index job has waited, as STOW admission control last read it',
+    registers: [registry],
+  });
   const requestSeconds = new Histogram({
     name: 'huren_dicomweb_request_seconds',
     help: 'DICOMweb request latency by transaction (stow, qido, wado) and status',
@@ -39,7 +54,7 @@ export function createGatewayMetrics(queues: JobQueues): GatewayMetrics {
       }
     },
   });
-  return { registry, stowInstances, stowBytes, requestSeconds };
+  return { registry, stowInstances, stowBytes, stowAdmission, indexLag, requestSeconds };
 }
 
 /** Which DICOMweb transaction a request is: STOW posts, QIDO searches a collection, WADO the rest. */

@@ -3,7 +3,8 @@
  * tiny generated instances (16×16 pixels, ≈ 1.3 KB) sent for BENCH_SCALE_MINUTES by
  * BENCH_SCALE_CLIENTS clients (or until BENCH_SCALE_INSTANCES are acknowledged) to BENCH_SCALE_GATEWAYS gateway replicas (the clients take turns,
  * as a round-robin load balancer would) with BENCH_SCALE_WORKERS worker processes; then the
- * index drained, and QIDO-RS latency measured at that size. Writes its section of docs/scale.md.
+ * index drained, and QIDO-RS latency measured at that size. Writes its section of docs/scale.md
+ * (not with BENCH_SCALE_NO_DOC=1). A 503 (admission control: the index is behind) is retried after 1 s, as a PACS would.
  *
  * Instances come from one template with fixed-length UIDs patched in place, so the client
  * spends microseconds, not milliseconds, per instance.
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
     let acked = 0;
     let inFlight = 0;
     let requests = 0;
+    let refused = 0;
     let turn = 0;
     const ttq: number[] = [];
     const watched = new Set<Promise<void>>();
@@ -169,6 +171,12 @@ async function main(): Promise<void> {
           );
           const end = performance.now();
           inFlight--;
+          // Admission control refused (the index stayed behind for HUREN_STOW_ADMISSION_WAIT_SECONDS): a PACS retries later.
+          if (res.status === 503) {
+            refused++;
+            await sleep(1000);
+            continue;
+          }
           if (res.status !== 200 || res.referenced !== BATCH) throw new Error(`STOW answered ${res.status}: ${res.body}`);
           acked += BATCH;
           requests++;
@@ -267,6 +275,7 @@ async function main(): Promise<void> {
       '| | |',
       '| --- | --- |',
       `| instances acknowledged | ${acked.toLocaleString('en')} in ${fmt(ingestSeconds, 0)} s (${requests.toLocaleString('en')} requests) |`,
+      `| STOW requests refused (503, index behind) | ${refused} |`,
       `| ingest rate (acknowledged) | ${fmt(acked / ingestSeconds, 0)} instances/s (per 10 s: min ${fmt(Math.min(...perMinute), 0)}, max ${fmt(Math.max(...perMinute), 0)}) |`,
       `| not yet indexed when sending stopped | ${backlogAtEnd.toLocaleString('en')}; drained in ${fmt(drainSeconds, 0)} s${leftover ? ` (${leftover} left after the ${DRAIN_LIMIT_S} s limit)` : ''} |`,
       `| indexed rate over the whole run | ${fmt(Number(instances) / (ingestSeconds + drainSeconds), 0)} instances/s |`,
@@ -283,11 +292,13 @@ async function main(): Promise<void> {
       '',
       END,
     ].join('\n');
-    const doc = path.join(ROOT, 'docs', 'scale.md');
-    const old = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Scale path\n';
-    const a = old.indexOf(BEGIN);
-    const b = old.indexOf(END);
-    writeFileSync(doc, a >= 0 && b > a ? old.slice(0, a) + generated + old.slice(b + END.length) : `${old.trimEnd()}\n\n${generated}\n`);
+    if (!process.env.BENCH_SCALE_NO_DOC) {
+      const doc = path.join(ROOT, 'docs', 'scale.md');
+      const old = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Scale path\n';
+      const a = old.indexOf(BEGIN);
+      const b = old.indexOf(END);
+      writeFileSync(doc, a >= 0 && b > a ? old.slice(0, a) + generated + old.slice(b + END.length) : `${old.trimEnd()}\n\n${generated}\n`);
+    }
     process.stdout.write(`${generated}\n`);
     say(
       `scale: done; ${os

@@ -160,24 +160,25 @@ export async function startPeerStack(extraEnv: Record<string, string> = {}, opts
 
 const BOUNDARY = 'huren-bench-peer-boundary';
 
-/** POST /studies with a streamed multipart/related body (Content-Length) and extra headers. */
 /**
  * POSTs one STOW-RS request. Orthanc at 16 clients sometimes closes a connection while a request
  * body is still being sent (EPIPE or ECONNRESET, no answer); STOW of the same instances is
- * idempotent, so such a request is sent again, at most twice, as a PACS would.
+ * idempotent, so such a request is sent again over a new connection, at most four times, as a PACS would.
  */
 export async function stowTo(dicomweb: string, instances: Buffer[][], agent: http.Agent, headers: Record<string, string>): Promise<StowResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await stowOnce(dicomweb, instances, agent, headers);
+      // A retry goes over a new connection: the pool may hold more sockets the server already closed.
+      return await stowOnce(dicomweb, instances, attempt === 1 ? agent : false, headers);
     } catch (err) {
       const { code } = err as NodeJS.ErrnoException;
-      if ((code !== 'EPIPE' && code !== 'ECONNRESET') || attempt === 3) throw err;
+      if ((code !== 'EPIPE' && code !== 'ECONNRESET') || attempt === 5) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
 }
 
-function stowOnce(dicomweb: string, instances: Buffer[][], agent: http.Agent, headers: Record<string, string>): Promise<StowResult> {
+function stowOnce(dicomweb: string, instances: Buffer[][], agent: http.Agent | false, headers: Record<string, string>): Promise<StowResult> {
   const head = Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
   const crlf = Buffer.from('\r\n');
   const close = Buffer.from(`--${BOUNDARY}--\r\n`);

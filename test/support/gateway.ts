@@ -56,6 +56,9 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
     // Tests run thousands of requests from 127.0.0.1; the limits have tests of their own.
     HUREN_RATE_LIMIT_PER_MINUTE: '0',
     HUREN_AUTH_MAX_FAILURES_PER_ADDRESS: '1000000',
+    // Without workers nothing is indexed and the index lag only grows: STOW admission control
+    // would hold every later request (it has its own test).
+    ...(opts.workers === false && { HUREN_STOW_MAX_INDEX_LAG_SECONDS: '0' }),
     ...opts.env,
   });
   const core = await openCoreServices(config, 'test', 'worker');
