@@ -5,6 +5,7 @@ import { DicomInvalidError } from '../dicom/errors';
 import { FailureReason } from '../dicom/failure-reasons';
 import { readPart10Header } from '../dicom/part10-header';
 import type { GroupCommit } from '../group-commit';
+import { StorageFullError } from '../storage';
 import { uploadObjectKey } from '../storage/keys';
 import type { ObjectStore } from '../storage/object-store';
 import { beginUpload, endUpload, type InstanceIdentity, type InstanceToRecord, type RecordOutcome, type Upload } from './record';
@@ -33,6 +34,8 @@ export type StoreOutcome =
       sopInstanceUid?: string;
       /** Storage or database unavailable: the whole request may be answered 503. */
       unavailable?: boolean;
+      /** Unavailable because the store has no space left (StorageFullError). */
+      storageFull?: boolean;
     };
 
 /** Header bytes are examined from 16 KiB on, doubling, so a big header is not re-parsed per chunk. */
@@ -131,7 +134,7 @@ export class UploadSession {
       if (err instanceof PartTooLargeError) return failed(FailureReason.outOfResources, err.message);
       // The request broke off: the whole request fails (readMultipart reports why).
       if (sourceError) throw sourceError;
-      return failed(FailureReason.outOfResources, 'Storage cannot make the instance durable now', true);
+      return storageFailure(identity, err);
     }
 
     const item: InstanceToRecord = {
@@ -182,9 +185,9 @@ export class UploadSession {
     const fail = (w: Written, message: string) => w.settle(failedOutcome(w.item.identity, FailureReason.outOfResources, message, true));
     try {
       await this.deps.store.sync(keys);
-    } catch {
+    } catch (err) {
       this.redundant.push(...keys);
-      for (const w of batch) fail(w, 'Storage cannot make the instance durable now');
+      for (const w of batch) w.settle(storageFailure(w.item.identity, err));
       return;
     }
     let outcomes: RecordOutcome[];
@@ -225,6 +228,20 @@ function storeOutcome(identity: InstanceIdentity, outcome: RecordOutcome): Store
     case 'expired':
       return failedOutcome(identity, FailureReason.outOfResources, 'The upload took longer than the reconciliation grace period', true);
   }
+}
+
+/** A write or sync storage refused: Out of Resources, retryable; saying so when the disk is full. */
+function storageFailure(identity: InstanceIdentity, err: unknown): StoreOutcome {
+  const storageFull = err instanceof StorageFullError;
+  return {
+    stored: false,
+    failureReason: FailureReason.outOfResources,
+    message: storageFull ? 'Storage is full' : 'Storage cannot make the instance durable now',
+    sopClassUid: identity.sopClassUid,
+    sopInstanceUid: identity.sopInstanceUid,
+    unavailable: true,
+    storageFull,
+  };
 }
 
 function failedOutcome(identity: InstanceIdentity, failureReason: number, message: string, unavailable = false): StoreOutcome {

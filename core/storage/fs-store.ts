@@ -4,7 +4,7 @@ import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertValidRange, assertValidSize, ObjectNotFoundError, sizeMismatch } from './index';
+import { assertValidRange, assertValidSize, ObjectNotFoundError, sizeMismatch, StorageFullError } from './index';
 import { assertSafeKey } from './keys';
 import type { ByteRange, ListedObject, ObjectInfo, ObjectStore } from './object-store';
 
@@ -14,9 +14,19 @@ const isMissing = (err: unknown) => {
 };
 
 /**
+ * A full disk (or a quota: EDQUOT) as StorageFullError, so STOW-RS can tell the sender why and
+ * that a retry will do once space is freed; any other error as it is.
+ */
+function whenFull(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new StorageFullError({ cause: err }) : err;
+}
+
+/**
  * Objects as files under `rootDir`, one file per key. Writes go to a temp file that is
  * fsync'd and renamed into place, so a reader sees either the old object or the whole
- * new one, and a crash never leaves a half-written object under a key.
+ * new one, and a crash never leaves a half-written object under a key. A write the disk has
+ * no room for rejects with StorageFullError and leaves no file behind.
  */
 export class FsObjectStore implements ObjectStore {
   private readonly rootDir: string;
@@ -57,7 +67,7 @@ export class FsObjectStore implements ObjectStore {
       if (temp !== undefined) await rm(temp, { force: true }).catch(() => undefined);
       // Renamed but not yet durable: a rejected put must leave no object, so take it back.
       if (placed !== undefined) await rm(placed, { force: true }).catch(() => undefined);
-      throw err;
+      throw whenFull(err);
     }
   }
 
@@ -87,7 +97,7 @@ export class FsObjectStore implements ObjectStore {
         await handle.close().catch(() => undefined);
         await rm(target, { force: true }).catch(() => undefined);
       }
-      throw err;
+      throw whenFull(err);
     }
   }
 
@@ -106,6 +116,9 @@ export class FsObjectStore implements ObjectStore {
         await written.handle.sync();
       });
       await mapLimit([...dirs], SYNC_CONCURRENCY, fsyncPath);
+    } catch (err) {
+      // Filesystems that allocate late (delayed allocation, NFS, thin volumes) find out at fsync.
+      throw whenFull(err);
     } finally {
       await Promise.all(keys.map((key) => this.release(key)));
     }

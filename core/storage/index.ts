@@ -27,6 +27,19 @@ export class ObjectNotFoundError extends Error {
 }
 
 /**
+ * A write refused for want of space (the fs driver's ENOSPC or EDQUOT): nothing is stored
+ * under the key, and the same write succeeds once space is freed. Not an outage of the store:
+ * STOW-RS says "storage full" so that whoever reads the PACS's log knows what to do.
+ */
+export class StorageFullError extends Error {
+  readonly code = 'storage-full';
+  constructor(options?: ErrorOptions) {
+    super('The object store has no space left', options);
+    this.name = 'StorageFullError';
+  }
+}
+
+/**
  * Both drivers accept the same ranges: whole non-negative offsets with start <= end. An end
  * past the object is clamped (as in HTTP); a start past it rejects with a RangeError.
  */

@@ -96,6 +96,13 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
     const audit = auditContext(req);
     audit.studies = [...new Set(stored.map((o) => o.identity.studyInstanceUid))];
     Object.assign(audit.details, { stored: stored.length, failed: outcomes.length - stored.length });
+    // A full disk is not an outage that passes by itself: the operator must be told (and the
+    // sender's log must say so), or it looks like a flaky network for as long as nobody frees space.
+    const full = outcomes.filter((o) => !o.stored && o.storageFull).length;
+    if (full) logger.error({ instances: full }, 'object storage is full: instances refused until space is freed');
+    if (stored.length === 0 && full) {
+      throw new HurenError(503, 'storage_full', 'Storage is full: no instance was stored; retry later / 存储空间已满，实例未保存，请稍后重试');
+    }
     if (stored.length === 0 && outcomes.some((o) => !o.stored && o.unavailable)) {
       throw new HurenError(503, 'storage_unavailable', 'Storage or database cannot make instances durable now; retry later / 存储暂不可用，请稍后重试');
     }

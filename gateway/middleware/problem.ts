@@ -9,7 +9,11 @@ import { HurenError } from '../../core/errors';
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   void _next;
   const problem = toProblem(err);
-  if (problem.status >= 500 && !(err instanceof HurenError)) req.log?.error({ err }, 'unhandled error');
+  if (problem.status === 500) req.log?.error({ err }, 'unhandled error');
+  // An outage (PostgreSQL gone) is the operator's to see, not a bug: one warning per request,
+  // without the message (knex puts the SQL and its values there).
+  else if (problem.status === 503 && !(err instanceof HurenError))
+    req.log?.warn({ problem: problem.code, errorCode: (err as { code?: string }).code ?? (err as Error).name }, 'dependency unavailable');
   if (res.headersSent) {
     res.destroy();
     return;
@@ -20,9 +24,15 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
 
 /** Connection-level failures of PostgreSQL (or the pool): a retryable 503, not a bug. */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+/**
+ * node-postgres's errors for a connection that closed under a query, which carry no code: the
+ * server died without a word (SIGKILL, OOM killer, a network cut). They were answered 500 (found
+ * by `npm run chaos`, postgres-kill9). Knex puts the SQL in front of the message.
+ */
+const CONNECTION_LOST = /(Connection terminated( unexpectedly)?|is not queryable)$/;
 function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; name?: string };
-  return UNAVAILABLE_CODES.has(e.code ?? '') || e.name === 'KnexTimeoutError';
+  const e = err as { code?: string; name?: string; message?: string };
+  return UNAVAILABLE_CODES.has(e.code ?? '') || e.name === 'KnexTimeoutError' || (e.code === undefined && CONNECTION_LOST.test(e.message ?? ''));
 }
 
 /** character_not_in_repertoire, untranslatable_character (\u0000 in jsonb), invalid_text_representation of an escape. */

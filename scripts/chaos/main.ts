@@ -17,7 +17,22 @@ import IORedis from 'ioredis';
 import { createDb, type Db } from '../../core/db';
 import { createJobQueues, type JobQueues } from '../../core/jobs/queues';
 import { check, fsLister, s3Lister, type CheckResult, type StoreLister } from './check';
-import { ChaosPostgres, ChaosRedis, ChaosS3, HurenProcesses, ROOT, UNLIMITED, freePort, harnessCredential, makeRunDir, removeRunDir, sleep } from './infra';
+import { indexJobId } from '../../core/jobs/index-instance';
+import {
+  Ballast,
+  ChaosPostgres,
+  ChaosRedis,
+  ChaosS3,
+  ChaosTmpfs,
+  HurenProcesses,
+  ROOT,
+  UNLIMITED,
+  freePort,
+  harnessCredential,
+  makeRunDir,
+  removeRunDir,
+  sleep,
+} from './infra';
 import { Ledger, makeStudy, runClients, stowBrokenOff, type ClientsOptions, type SentInstance } from './workload';
 
 const RECONCILE_INTERVAL_S = 2;
@@ -57,6 +72,10 @@ interface ScenarioContext extends Shared {
   db: Db;
   queues: JobQueues;
   s3?: ChaosS3;
+  /** HUREN_DATA_DIR: the object store is its `objects` directory. */
+  dataDir: string;
+  /** The small disk HUREN_DATA_DIR is mounted on, for scenarios that fill it. */
+  tmpfs?: ChaosTmpfs;
   /** Authorization header of the harness's credential. */
   auth: Record<string, string>;
   /** ms since the workload started. */
@@ -82,6 +101,10 @@ interface Scenario {
   fault(ctx: ScenarioContext, ledger: Ledger): Promise<FaultWindow | undefined>;
   /** STOW must answer 503 (not 200) while the fault lasts, and must have answered 503 at least once. */
   expect503?: boolean;
+  /** The problem code every 503 made and answered while the fault lasted must carry (what the PACS's log tells its engineer). */
+  problemCode?: string;
+  /** HUREN_DATA_DIR on a tmpfs of this many MiB, mounted for the scenario. */
+  tmpfsMiB?: number;
 }
 
 const steady = (over: Partial<Scenario['workload']> = {}): Scenario['workload'] => ({
@@ -228,7 +251,79 @@ const SCENARIOS: Scenario[] = [
       return { start, end: ctx.elapsed(), what: 'gateway down' };
     },
   },
+  {
+    name: 'postgres-kill9',
+    title: 'PostgreSQL killed (-9: the postmaster and all its processes) during ingest, started again after 3 s (crash recovery)',
+    storage: 'fs',
+    // No pause between requests: the kill then catches queries in flight, whose connections die without an error message.
+    workload: steady({ clients: 8, paceMs: 0 }),
+    expect503: true,
+    async fault(ctx) {
+      await ctx.at(6_000);
+      // At the moment the index worker completes a job: its commit (synchronous_commit off) is
+      // then most likely still in PostgreSQL's WAL buffers, and the crash takes it along.
+      const queue = ctx.queues.indexInstance;
+      const processes = await ctx.postgres.kill(async () => {
+        const completed = await queue.getCompletedCount();
+        const deadline = Date.now() + 3000;
+        while (Date.now() < deadline && (await queue.getCompletedCount()) === completed);
+      });
+      const start = ctx.elapsed();
+      ctx.note(`${processes} PostgreSQL processes killed at ${fmt(start / 1000)} s, as an index job completed`);
+      // Index jobs BullMQ holds as completed: their writer's commit was acknowledged before the
+      // crash. Taken once the worker has recorded what the dying backends last answered.
+      await sleep(500);
+      const completed = new Set(await queue.getRanges(['completed'], 0, -1));
+      await sleep(2500);
+      const recovering = Date.now();
+      await ctx.postgres.start();
+      const end = ctx.elapsed();
+      ctx.note(`crash recovery and start took ${fmt((Date.now() - recovering) / 1000)} s`);
+      // A lost index write leaves its row `received` again while its job is completed: nothing
+      // but the reconciliation sweep will index it now, and the checker sees whether it did.
+      const received: Array<{ sop_instance_uid: string; version: number }> = await retrying(() =>
+        ctx.db('instance').where({ status: 'received' }).select('sop_instance_uid', 'version'),
+      );
+      const lost = received.filter((r) => completed.has(indexJobId({ sopInstanceUid: r.sop_instance_uid, version: r.version }))).length;
+      ctx.note(`${lost} index writes acknowledged to BullMQ (job completed) were lost by the crash, left for the sweep to re-enqueue`);
+      return { start, end, what: 'PostgreSQL down' };
+    },
+  },
+  {
+    name: 'disk-full',
+    title: 'the disk under the fs object store (a 64 MiB tmpfs) full during ingest, space freed after 10 s',
+    storage: 'fs',
+    tmpfsMiB: 64,
+    workload: steady(),
+    expect503: true,
+    problemCode: 'storage_full',
+    async fault(ctx) {
+      await ctx.at(6_000);
+      const start = ctx.elapsed();
+      // Beside the store, not in it: the checker counts every file under objects/ as an object.
+      const ballast = new Ballast(path.join(ctx.dataDir, 'ballast'));
+      const filled = await ballast.fill();
+      ctx.note(`disk filled at ${fmt(start / 1000)} s by a ${fmt(filled / 2 ** 20)} MiB ballast file, ${ctx.tmpfs!.free()} bytes left`);
+      await sleep(10_000);
+      const taken = ballast.bytes - filled;
+      await ballast.release();
+      ctx.note(`space freed at ${fmt(ctx.elapsed() / 1000)} s; meanwhile ${fmt(taken / 1024, 0)} KiB freed by huren (partial objects removed) was taken again`);
+      return { start, end: ctx.elapsed(), what: 'disk full' };
+    },
+  },
 ];
+
+/** The harness's own queries right after PostgreSQL came back may meet a pooled connection that died with it. */
+async function retrying<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(200);
+    }
+  }
+}
 
 // ───────────────────────────── running one ─────────────────────────────
 
@@ -243,6 +338,10 @@ interface Outcome {
   indexRecoverySeconds: number;
   /** STOW answers while the fault lasted, by status. */
   duringFault: Map<number, number>;
+  /** 503 answers while the fault lasted, by problem code. */
+  faultProblems: Map<string, number>;
+  /** Every 503 answer's problem, by code and message, with its Retry-After values. */
+  problems: Map<string, { n: number; retryAfter: Set<string> }>;
   statuses: Map<string, number>;
   crashes: string[];
   logged: HurenProcesses['logged'];
@@ -263,6 +362,8 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
     s3 = new ChaosS3(await freePort(), path.join(dir, 's3'), bucket);
     await s3.start();
   }
+  const dataDir = path.join(dir, 'data');
+  const tmpfs = scenario.tmpfsMiB ? new ChaosTmpfs(dataDir, scenario.tmpfsMiB) : undefined;
   const port = await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -272,7 +373,7 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
     HUREN_DB_POOL_MAX: '10',
     REDIS_URL: shared.redis.url,
     HUREN_QUEUE_PREFIX: prefix,
-    HUREN_DATA_DIR: path.join(dir, 'data'),
+    HUREN_DATA_DIR: dataDir,
     HUREN_HOST: '127.0.0.1',
     HUREN_PORT: String(port),
     HUREN_WORKER_METRICS_PORT: '0',
@@ -295,12 +396,13 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
   inFlight = async () => {
     await huren.close();
     await s3?.kill();
+    tmpfs?.unmount();
   };
   const db = createDb({ url: shared.postgres.url, schema, poolMax: 4 });
   const redis = new IORedis(shared.redis.url, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
   const queues = createJobQueues(redis, prefix);
-  const store: StoreLister = s3 ? s3Lister(s3.port, bucket) : fsLister(path.join(dir, 'data', 'objects'));
+  const store: StoreLister = s3 ? s3Lister(s3.port, bucket) : fsLister(path.join(dataDir, 'objects'));
   const outcome: Outcome = {
     scenario,
     ledger,
@@ -308,6 +410,8 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
     stowRecoverySeconds: NaN,
     indexRecoverySeconds: NaN,
     duringFault: new Map(),
+    faultProblems: new Map(),
+    problems: new Map(),
     statuses: new Map(),
     crashes: huren.crashes,
     logged: huren.logged,
@@ -316,6 +420,7 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
     why: [],
   };
   try {
+    tmpfs?.mount();
     await huren.start('gateway');
     await huren.start('worker');
     const auth = await harnessCredential(db, 'chaos harness');
@@ -327,6 +432,8 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
       db,
       queues,
       s3,
+      dataDir,
+      tmpfs,
       auth,
       elapsed: () => Date.now() - t0,
       at: (ms) => sleep(Math.max(0, ms - (Date.now() - t0))),
@@ -350,12 +457,21 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
       outcome.stowRecoverySeconds = firstOk ? (firstOk.end - t0 - window.end) / 1000 : NaN;
       for (const e of ledger.exchanges) {
         // Requests that began after the fault started (plus a moment for it to take hold) and ended before it was cleared.
-        if (e.start - t0 >= window.start + 500 && e.end - t0 <= window.end) outcome.duringFault.set(e.status, (outcome.duringFault.get(e.status) ?? 0) + 1);
+        if (e.start - t0 < window.start + 500 || e.end - t0 > window.end) continue;
+        outcome.duringFault.set(e.status, (outcome.duringFault.get(e.status) ?? 0) + 1);
+        if (e.status === 503) outcome.faultProblems.set(e.problem?.code ?? '–', (outcome.faultProblems.get(e.problem?.code ?? '–') ?? 0) + 1);
       }
     }
     for (const e of ledger.exchanges) {
       const key = e.status === 0 ? (e.error === 'timeout' ? 'timeout' : e.error === 'aborted by the client' ? 'aborted' : 'conn error') : String(e.status);
       outcome.statuses.set(key, (outcome.statuses.get(key) ?? 0) + 1);
+      if (e.status === 503) {
+        const problem = `${e.problem?.code ?? '–'}: ${e.problem?.message ?? '–'}`;
+        const seen = outcome.problems.get(problem) ?? { n: 0, retryAfter: new Set<string>() };
+        seen.n++;
+        seen.retryAfter.add(e.problem?.retryAfter ?? 'none');
+        outcome.problems.set(problem, seen);
+      }
     }
     say(`${scenario.name}: workload done (${ledger.acked.size} acknowledged); checking…`);
     outcome.result = await check({
@@ -377,6 +493,7 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
     redis.disconnect();
     await db.destroy().catch(() => undefined);
     await s3?.kill();
+    tmpfs?.unmount();
     inFlight = undefined;
   }
   judge(outcome);
@@ -416,6 +533,13 @@ function judge(o: Outcome): void {
   const s500 = [...o.statuses].filter(([k]) => /^5/.test(k) && k !== '503');
   if (s500.length) why.push(`answers ${s500.map(([k, n]) => `${n} × ${k}`).join(', ')}`);
   if (o.statuses.get('timeout')) why.push(`${o.statuses.get('timeout')} requests hung (no answer within 30 s)`);
+  // A PACS paces its retries by Retry-After; without it some retry at once, in a tight loop.
+  const noRetryAfter = o.ledger.count((e) => e.status === 503 && !e.problem?.retryAfter);
+  if (noRetryAfter) why.push(`${noRetryAfter} × 503 without Retry-After`);
+  const code = o.scenario.problemCode;
+  const otherCodes = [...o.faultProblems].filter(([c]) => c !== code);
+  if (code && otherCodes.length)
+    why.push(`503s while the fault lasted with another problem than ${code}: ${otherCodes.map(([c, n]) => `${n} × ${c}`).join(', ')}`);
   if (o.scenario.expect503) {
     const ok = (o.duringFault.get(200) ?? 0) + (o.duringFault.get(202) ?? 0);
     if (ok) why.push(`${ok} requests acknowledged while the fault lasted`);
@@ -466,6 +590,7 @@ function details(o: Outcome): string {
       }.`,
     );
   for (const n of o.notes) lines.push(`- ${n}.`);
+  for (const [problem, { n, retryAfter }] of o.problems) lines.push(`- 503 answered ${n} times with Retry-After ${[...retryAfter].join(', ')}: ${problem}`);
   if (r) {
     lines.push(
       `- Check: ${r.verified}/${r.acknowledged} acknowledged instances queryable and byte-exact; ${r.storedUnacknowledged} stored but never acknowledged (client broke off, or the answer was lost); all indexed ${fmt(r.indexDrainSeconds)} s after the workload; ${r.orphans.length} orphans, ${r.dangling.length} missing objects, ${r.uploadRowsLeft} upload rows left, ${r.unstableStudies} studies never stable, ${r.duplicates} duplicates.`,

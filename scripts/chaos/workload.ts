@@ -26,6 +26,8 @@ export interface Exchange {
   error?: string;
   referenced: string[];
   failed: Array<{ uid?: string; reason?: number }>;
+  /** An error answer's problem document and Retry-After header, as the PACS's log would show them. */
+  problem?: { code?: string; message?: string; retryAfter?: string };
 }
 
 /** What the clients sent and what the gateway answered: the checker's ground truth. */
@@ -121,18 +123,22 @@ export function stowOnce(baseUrl: string, instances: SentInstance[], agent: http
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (err) => finish({ status: 0, error: err.message, referenced: [], failed: [] }));
       res.on('end', () => {
-        let json: DicomJson = {};
+        let parsed: unknown = {};
         try {
-          json = JSON.parse(Buffer.concat(chunks).toString()) as DicomJson;
+          parsed = JSON.parse(Buffer.concat(chunks).toString());
         } catch {
-          // a problem document: the status tells
+          // not JSON: the status tells
         }
+        const json = parsed as DicomJson;
+        const status = res.statusCode ?? 0;
+        const doc = parsed as { code?: string; message?: string };
+        const problem = status >= 400 ? { code: doc.code, message: doc.message, retryAfter: res.headers['retry-after'] } : undefined;
         const referenced = (json['00081199']?.Value ?? []).map((r) => String(r['00081155']?.Value?.[0] ?? ''));
         const failed = (json['00081198']?.Value ?? []).map((r) => ({
           uid: r['00081155']?.Value?.[0] as string | undefined,
           reason: r['00081197']?.Value?.[0] as number | undefined,
         }));
-        finish({ status: res.statusCode ?? 0, referenced, failed });
+        finish({ status, referenced, failed, ...(problem && { problem }) });
       });
     });
     req.on('error', (err) => finish({ status: 0, error: err.message, referenced: [], failed: [] }));
