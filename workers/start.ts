@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import { enqueueClassify, execClassify, type ClassifyData } from '../core/jobs/classify';
 import { IndexWriter } from '../core/index-store/index-writer';
-import { execIndexInstance, type IndexInstanceData } from '../core/jobs/index-instance';
+import { execIndexInstance, InstanceRowReader, type IndexInstanceData } from '../core/jobs/index-instance';
 import { enqueueQuality, execQuality, type QualityData } from '../core/jobs/quality';
 import { execReconcile } from '../core/jobs/reconcile';
 import { execReclassify, type ReclassifyData } from '../core/jobs/reclassify';
@@ -28,14 +28,15 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
   const quietMs = config.HUREN_STUDY_STABLE_SECONDS * 1000;
   const recognition = indexRecognitionSettings(config);
 
-  // Index jobs read and parse concurrently; the writer commits what they parsed in groups.
+  // Index jobs read and parse concurrently; their rows are read, and what they parsed is committed, in groups.
   const writer = new IndexWriter({
     db,
     recognition,
     maxGroup: config.HUREN_INDEX_GROUP_MAX,
     onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs),
   });
-  const index = new Worker(QueueName.indexInstance, (job: Job<IndexInstanceData>) => execIndexInstance({ db, store, writer }, job.data), {
+  const rows = new InstanceRowReader(db, config.HUREN_INDEX_GROUP_MAX);
+  const index = new Worker(QueueName.indexInstance, (job: Job<IndexInstanceData>) => execIndexInstance({ db, store, rows, writer }, job.data), {
     ...common,
     concurrency: config.HUREN_WORKER_CONCURRENCY,
     // An index job takes milliseconds (large objects are read in ranges), so a short lock costs

@@ -9,7 +9,7 @@
  * readInstance parses the whole file, so metadata, bulk data locations and the frame index are
  * the same. Stored objects are immutable (a unique key per upload), so the reads are consistent.
  */
-import { buffer } from 'node:stream/consumers';
+import type { Readable } from 'node:stream';
 import type { Element, Fragment } from 'dicom-parser';
 import type { ObjectStore } from '../storage/object-store';
 import { DicomInvalidError } from './errors';
@@ -38,6 +38,11 @@ const ITEM_WINDOW_BYTES = 64 * 1024;
 export interface ReadStoredInstanceOptions extends ReadInstanceOptions {
   /** Read objects smaller than this whole; default WHOLE_READ_BELOW (0 takes range reads for all). */
   wholeReadBelow?: number;
+  /**
+   * The object's size as the caller recorded it (the instance row's size_bytes): when it is below
+   * wholeReadBelow the object is read whole without asking the store its size first.
+   */
+  recordedSize?: number;
 }
 
 /**
@@ -46,9 +51,12 @@ export interface ReadStoredInstanceOptions extends ReadInstanceOptions {
  * worded differently; and the store's ObjectNotFoundError for a missing object.
  */
 export async function readStoredInstance(store: ObjectStore, key: string, opts: ReadStoredInstanceOptions): Promise<ReadInstance> {
-  const info = await store.stat(key);
+  const wholeReadBelow = opts.wholeReadBelow ?? WHOLE_READ_BELOW;
+  // A whole read does not depend on the size, so a recorded one saves the store a request; range
+  // reads use the store's own figure.
+  const info = opts.recordedSize !== undefined && opts.recordedSize < wholeReadBelow ? undefined : await store.stat(key);
   // A missing object takes the whole read too, so that get rejects with the store's ObjectNotFoundError.
-  if (!info || info.size < (opts.wholeReadBelow ?? WHOLE_READ_BELOW)) return readInstance(await buffer(await store.get(key)), opts);
+  if (!info || info.size < wholeReadBelow) return readInstance(await readAll(await store.get(key)), opts);
   const object = new StoredObject(store, key, info.size);
   const readWhole = async () => readInstance(await object.read(0, object.size), opts);
   const located = await locatePixelData(object);
@@ -59,6 +67,17 @@ export async function readStoredInstance(store: ObjectStore, key: string, opts: 
   // Which of several Pixel Data elements (an invalid file) to index is left to readInstance.
   if (startsPixelData(tail, located.ts)) return readWhole();
   return readInstanceOmittingPixelData(withoutPixelValue(located, tail), pixelData, opts);
+}
+
+/**
+ * A stream's bytes. Not node:stream/consumers' buffer(), which gathers them in a Blob and copies
+ * them twice, once of them asynchronously: an object usually arrives as one chunk
+ * (FsObjectStore reads it in one read), which is returned as it is.
+ */
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 class StoredObject {
@@ -72,7 +91,7 @@ class StoredObject {
   async read(start: number, end: number): Promise<Buffer> {
     const last = Math.min(end, this.size) - 1;
     if (last < start) return Buffer.alloc(0);
-    const bytes = await buffer(await this.store.get(this.key, { start, end: last }));
+    const bytes = await readAll(await this.store.get(this.key, { start, end: last }));
     if (bytes.length !== last + 1 - start) throw new Error(`Object ${this.key}: read ${bytes.length} bytes at ${start}, expected ${last + 1 - start}`);
     return bytes;
   }

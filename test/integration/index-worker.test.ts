@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { IndexWriter } from '../../core/index-store/index-writer';
 import { beginUpload } from '../../core/ingest/record';
-import { execIndexInstance } from '../../core/jobs/index-instance';
+import { execIndexInstance, InstanceRowReader } from '../../core/jobs/index-instance';
 import { WITHOUT_NATIONAL_IDS } from '../../core/recognition/at-index';
 import { execReconcile } from '../../core/jobs/reconcile';
 import { execStudyStable } from '../../core/jobs/study-stable';
@@ -23,13 +23,15 @@ describe('index-instance, study-stable and reconcile jobs', () => {
   let queue: Queue;
   let writer: IndexWriter;
   const indexed: string[] = [];
-  const deps = () => ({ db: t.db, store, writer });
+  let rows: InstanceRowReader;
+  const deps = () => ({ db: t.db, store, rows, writer });
 
   beforeAll(async () => {
     t = await createTestDb();
     dir = mkdtempSync(path.join(os.tmpdir(), 'huren-index-'));
     store = new FsObjectStore(dir);
     writer = new IndexWriter({ db: t.db, recognition: WITHOUT_NATIONAL_IDS, maxGroup: 200, onIndexed: async (study) => void indexed.push(study) });
+    rows = new InstanceRowReader(t.db, 200);
     queue = new Queue('index-instance', { connection: { url: TEST_REDIS_URL }, prefix: uniqueName('huren-test') });
   });
   afterAll(async () => {

@@ -6,7 +6,7 @@ import { buffer } from 'node:stream/consumers';
 import { IndexWriter } from '../../core/index-store/index-writer';
 import type { IndexItem } from '../../core/index-store/upsert';
 import { readInstance } from '../../core/dicom/read-instance';
-import { execIndexInstance } from '../../core/jobs/index-instance';
+import { execIndexInstance, InstanceRowReader } from '../../core/jobs/index-instance';
 import { enqueueStudyStable } from '../../core/jobs/study-stable';
 import { WITHOUT_NATIONAL_IDS } from '../../core/recognition/at-index';
 import { FsObjectStore } from '../../core/storage/fs-store';
@@ -97,8 +97,11 @@ describe('index writer', () => {
     );
     const [a, b] = [newWriter(), newWriter()];
     const rows = await t.db('instance').whereIn('sop_instance_uid', sops).select('sop_instance_uid', 'version');
+    const readers = [new InstanceRowReader(t.db, 200), new InstanceRowReader(t.db, 200)];
     const outcomes = await Promise.all(
-      rows.map((r, i) => execIndexInstance({ db: t.db, store, writer: i % 2 ? a : b }, { sopInstanceUid: r.sop_instance_uid, version: r.version })),
+      rows.map((r, i) =>
+        execIndexInstance({ db: t.db, store, rows: readers[i % 2], writer: i % 2 ? a : b }, { sopInstanceUid: r.sop_instance_uid, version: r.version }),
+      ),
     );
 
     expect(outcomes.every((o) => o === 'indexed')).toBe(true);
@@ -169,8 +172,9 @@ describe('index writer', () => {
     await Promise.all(items.map((item) => writer.write(item)));
     await expectAggregates(study, [5, 5], ['CT', 'MR']);
 
+    const rows = new InstanceRowReader(t.db, 200);
     const rerun = await Promise.all(
-      items.map(({ row }) => execIndexInstance({ db: t.db, store, writer }, { sopInstanceUid: row.sop_instance_uid, version: row.version })),
+      items.map(({ row }) => execIndexInstance({ db: t.db, store, rows, writer }, { sopInstanceUid: row.sop_instance_uid, version: row.version })),
     );
     expect(rerun).toEqual(Array(10).fill('skipped'));
   });

@@ -327,7 +327,23 @@ describe('readStoredInstance: everything else as readInstance', () => {
     expect(read).toEqual(readInstance(buf, { bulkDataUri: (tagPath) => tagPath }));
   });
 
+  it('reads an object whole without asking its size when the recorded size is small, and asks otherwise', async () => {
+    const buf = makeInstance({ numberOfFrames: 2 });
+    const key = await store_(buf);
+    const stat = jest.spyOn(store, 'stat');
+    const read = await readStoredInstance(store, key, { bulkDataUri: (tagPath) => tagPath, recordedSize: buf.length });
+    expect(stat).not.toHaveBeenCalled();
+    expect(store.reads).toEqual(['whole']);
+    expect(read).toEqual(readInstance(buf, { bulkDataUri: (tagPath) => tagPath }));
+    omitting.mockClear();
+    await readStoredInstance(store, key, { bulkDataUri: (tagPath) => tagPath, recordedSize: buf.length, wholeReadBelow: buf.length });
+    expect(stat).toHaveBeenCalledTimes(1);
+    expect(omitting).toHaveBeenCalledTimes(1);
+    stat.mockRestore();
+  });
+
   it('rejects a missing object with ObjectNotFoundError', async () => {
     await expect(readStoredInstance(store, 'objects/missing.dcm', { bulkDataUri: () => 'x' })).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(readStoredInstance(store, 'objects/missing.dcm', { bulkDataUri: () => 'x', recordedSize: 1000 })).rejects.toBeInstanceOf(ObjectNotFoundError);
   });
 });
