@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FsObjectStore, ObjectNotFoundError, S3ObjectStore, type ObjectStore } from '../../core/storage';
+import { StoredObjectStream } from '../../core/storage/fs-store';
 import { startS3rver } from '../support/s3rver';
 
 /**
@@ -256,6 +257,37 @@ describe.each([
     await expect(store.get(key)).rejects.toThrow(/Unsafe object key/);
     await expect(store.stat(key)).rejects.toThrow(/Unsafe object key/);
     await expect(store.delete(key)).rejects.toThrow(/Unsafe object key/);
+  });
+});
+
+describe('fs driver reads', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startFs();
+  });
+  afterAll(() => h?.stop());
+
+  it('reads into the buffers its reader supplies, whole object and range', async () => {
+    const size = 2 * MiB + 12_345;
+    await h.store.put('into/a', generated(size, 'into'), size);
+    for (const [range, expected] of [
+      [undefined, [MiB, MiB, 12_345]],
+      [{ start: MiB - 10, end: MiB + 9 }, [20]],
+    ] as const) {
+      const supplied: Buffer[] = [];
+      const source = await h.store.get('into/a', range);
+      expect(source).toBeInstanceOf(StoredObjectStream);
+      (source as StoredObjectStream).readInto((n) => {
+        supplied.push(Buffer.alloc(n));
+        return supplied[supplied.length - 1];
+      });
+      const chunks: Buffer[] = [];
+      for await (const chunk of source as AsyncIterable<Buffer>) chunks.push(chunk);
+      expect(chunks.map((c) => c.length)).toEqual(expected);
+      chunks.forEach((c, i) => expect(c.buffer).toBe(supplied[i].buffer));
+      const whole = await slice(generated(size, 'into'), range?.start ?? 0, range?.end ?? size - 1);
+      expect(Buffer.concat(chunks).equals(whole)).toBe(true);
+    }
   });
 });
 
