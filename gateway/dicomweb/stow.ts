@@ -16,7 +16,7 @@ import { auditContext, requirePrincipal } from '../security/principal';
 
 const DICOM = 'application/dicom';
 /** How often admission control reads the index lag from Redis. */
-const ADMISSION_POLL_MS = 200;
+const ADMISSION_POLL_MS = 50;
 
 /**
  * PS3.18 §10.5 Store Instances: POST /studies[/{StudyInstanceUID}] with

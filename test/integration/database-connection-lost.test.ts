@@ -15,16 +15,12 @@ import request from 'supertest';
 import { loadConfig } from '../../core/config';
 import { createDb, type Db } from '../../core/db';
 import { createJobQueues } from '../../core/jobs/queues';
-import { createLogger } from '../../core/logger';
 import { createRedis } from '../../core/queue/connection';
 import { createApiKey } from '../../core/security/api-keys';
 import { ROLES } from '../../core/security/roles';
-import { FsObjectStore } from '../../core/storage/fs-store';
-import { createApp } from '../../gateway/app';
-import { createGatewayMetrics } from '../../gateway/ops/metrics';
 import { securityOf } from '../../gateway/security';
 import { makeInstance } from '../support/dicom-factory';
-import { multipartBody } from '../support/gateway';
+import { appOn, multipartBody } from '../support/gateway';
 import { createTestDb, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, type TestDb } from '../support/services';
 
 /** Forwards to PostgreSQL; once armed, closes the connection that sends the query holding `cutAt`, unanswered. */
@@ -82,15 +78,7 @@ describe('when the connection to PostgreSQL dies during a query', () => {
       // No worker indexes here: the index lag must not hold STOW back.
       HUREN_STOW_MAX_INDEX_LAG_SECONDS: '0',
     });
-    app = createApp({
-      config,
-      db,
-      store: new FsObjectStore(dir),
-      redis,
-      queues,
-      logger: createLogger('silent', 'test'),
-      metrics: createGatewayMetrics(queues),
-    });
+    app = appOn({ config, db, dataDir: dir, redis, queues });
     const { token } = await createApiKey(t.db, { name: 'test', roles: [...ROLES], institution: null, createdBy: 'test' });
     auth = `Bearer ${token}`;
   });

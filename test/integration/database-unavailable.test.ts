@@ -5,13 +5,9 @@ import request from 'supertest';
 import { loadConfig } from '../../core/config';
 import { createDb } from '../../core/db';
 import { createJobQueues } from '../../core/jobs/queues';
-import { createLogger } from '../../core/logger';
 import { createRedis } from '../../core/queue/connection';
-import { FsObjectStore } from '../../core/storage/fs-store';
-import { createApp } from '../../gateway/app';
-import { createGatewayMetrics } from '../../gateway/ops/metrics';
 import { makeInstance } from '../support/dicom-factory';
-import { multipartBody } from '../support/gateway';
+import { appOn, multipartBody } from '../support/gateway';
 import { TEST_REDIS_URL, uniqueName } from '../support/services';
 import { startTestIdp, type TestIdp } from '../support/idp';
 import { securityOf } from '../../gateway/security';
@@ -37,15 +33,7 @@ describe('when PostgreSQL is unreachable', () => {
       HUREN_OIDC_AUDIENCE: idp.audience,
       HUREN_OIDC_JWKS_URL: idp.jwksUrl,
     });
-    app = createApp({
-      config,
-      db,
-      store: new FsObjectStore(dir),
-      redis,
-      queues,
-      logger: createLogger('silent', 'test'),
-      metrics: createGatewayMetrics(queues),
-    });
+    app = appOn({ config, db, dataDir: dir, redis, queues });
     auth = `Bearer ${await idp.token({ roles: ['viewer', 'pacs', 'ops'] })}`;
   });
 

@@ -4,9 +4,14 @@ import type { Express } from 'express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../core/config';
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../core/config';
+import type { Db } from '../../core/db';
 import { prepareDatabase } from '../../core/db-setup';
 import { closeCoreServices, openCoreServices, type CoreServices } from '../../core/services';
+import type { JobQueues } from '../../core/jobs/queues';
+import { createLogger } from '../../core/logger';
+import { FsObjectStore } from '../../core/storage/fs-store';
 import { createApp } from '../../gateway/app';
 import { createGatewayMetrics } from '../../gateway/ops/metrics';
 import { createServer } from '../../gateway/server';
@@ -121,6 +126,23 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The gateway app alone, on services a test opened itself (a database that is down, or behind a
+ * proxy that cuts connections), with filesystem storage under `dataDir` and silent logs.
+ */
+export function appOn(parts: { config: Config; db: Db; dataDir: string; redis: Redis; queues: JobQueues }): Express {
+  const { config, db, dataDir, redis, queues } = parts;
+  return createApp({
+    config,
+    db,
+    store: new FsObjectStore(dataDir),
+    redis,
+    queues,
+    logger: createLogger('silent', 'test'),
+    metrics: createGatewayMetrics(queues),
+  });
 }
 
 export interface TestCredential {
