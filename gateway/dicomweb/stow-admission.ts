@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HurenError } from '../../core/errors';
 
 /**
@@ -63,7 +64,8 @@ export class StowAdmission {
           `索引积压：最早的待索引实例已等待 ${lag} 秒，请稍后重试 / The index is behind: the oldest instance waiting to be indexed has waited ${lag} s; retry later`,
         );
       }
-      await pause(Math.min(pollMs, deadline - Date.now()), signal);
+      // An abort (the client left) ends the pause early; the loop condition then ends the wait.
+      await sleep(Math.max(0, Math.min(pollMs, deadline - Date.now())), undefined, { signal, ref: false }).catch(() => undefined);
       if (admits(await this.current(), maxLagSeconds)) return 'waited';
     }
     return 'waited';
@@ -75,7 +77,7 @@ export class StowAdmission {
     if (Date.now() - this.readAt >= pollMs) {
       this.reading ??= this.read().finally(() => (this.reading = undefined));
       // A slow Redis must not hold every request: give the read one poll interval.
-      await Promise.race([this.reading, pause(pollMs)]);
+      await Promise.race([this.reading, sleep(pollMs, undefined, { ref: false })]);
     }
     // Readings stop being trusted after a few missed polls (Redis unreachable).
     return Date.now() - this.readAt <= 5 * pollMs ? this.lag : undefined;
@@ -96,17 +98,4 @@ export class StowAdmission {
 export async function indexLagSeconds(queue: Queue): Promise<number> {
   const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
   return oldest ? Math.max(0, Date.now() - oldest.timestamp) / 1000 : 0;
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    timer.unref();
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
