@@ -1,7 +1,8 @@
 import { Worker, type Job } from 'bullmq';
 import { enqueueClassify, execClassify, type ClassifyData } from '../core/jobs/classify';
 import { IndexWriter } from '../core/index-store/index-writer';
-import { execIndexInstance, InstanceRowReader, type IndexInstanceData } from '../core/jobs/index-instance';
+import pLimit from 'p-limit';
+import { execIndexJob, InstanceRowReader, type IndexJobData } from '../core/jobs/index-instance';
 import { enqueueQuality, execQuality, type QualityData } from '../core/jobs/quality';
 import { execReconcile } from '../core/jobs/reconcile';
 import { execReclassify, type ReclassifyData } from '../core/jobs/reclassify';
@@ -36,7 +37,8 @@ export async function startWorkers(core: CoreServices): Promise<RunningWorkers> 
     onIndexed: (study) => enqueueStudyStable(queues.studyStable, study, quietMs),
   });
   const rows = new InstanceRowReader(db, config.HUREN_INDEX_GROUP_MAX);
-  const index = new Worker(QueueName.indexInstance, (job: Job<IndexInstanceData>) => execIndexInstance({ db, store, rows, writer }, job.data), {
+  const slots = pLimit(config.HUREN_WORKER_CONCURRENCY);
+  const index = new Worker(QueueName.indexInstance, (job: Job<IndexJobData>) => execIndexJob({ db, store, rows, writer, slots }, job.data), {
     ...common,
     concurrency: config.HUREN_WORKER_CONCURRENCY,
     // An index job takes milliseconds (large objects are read in ranges), so a short lock costs

@@ -1,4 +1,5 @@
 import { UnrecoverableError, type Queue } from 'bullmq';
+import type pLimit from 'p-limit';
 import type { Db } from '../db';
 import { GroupCommit } from '../group-commit';
 import { DicomInvalidError } from '../dicom/errors';
@@ -9,11 +10,24 @@ import type { IndexWriter } from '../index-store/index-writer';
 import { withoutNulCharacters } from '../index-store/storable';
 import type { InstanceRow } from '../index-store/upsert';
 
-/** Payload: identifiers only, never patient data. */
+/** One stored version of an instance: identifiers only, never patient data. */
 export interface IndexInstanceData {
   sopInstanceUid: string;
   version: number;
 }
+
+/**
+ * Payload of an index job: the instances one STOW-RS flush made durable, or one the
+ * reconciliation sweep found unindexed. A job per batch rather than per instance spares each
+ * instance BullMQ's add, fetch and finish scripts (≈ 2–3 Redis script calls and their round
+ * trips per instance in the gateway, the worker and Redis).
+ */
+export interface IndexJobData {
+  instances: IndexInstanceData[];
+}
+
+/** Most instances in one index job: a retried job redoes (or skips) at most this many. */
+export const INDEX_JOB_MAX_INSTANCES = 50;
 
 export interface IndexInstanceDeps {
   db: Db;
@@ -22,6 +36,11 @@ export interface IndexInstanceDeps {
   rows: InstanceRowReader;
   /** The process's group-commit writer: it indexes the parsed instance together with other jobs' and renews the study-stable timer. */
   writer: IndexWriter;
+}
+
+export interface IndexJobDeps extends IndexInstanceDeps {
+  /** The process's parse slots (HUREN_WORKER_CONCURRENCY), shared by its jobs: bounds the objects in memory whatever the batch sizes. */
+  slots: pLimit.Limit;
 }
 
 /** What the job needs of the instance row; `metadata` and the other index columns can be large. */
@@ -66,25 +85,53 @@ export class InstanceRowReader {
   }
 }
 
-/** One job per stored version: a resend of the same bytes adds nothing. */
-export const indexJobId = (data: IndexInstanceData) => `${data.sopInstanceUid}-v${data.version}`;
+/**
+ * A job id per batch, from its first instance's version and its size: a batch enqueued twice
+ * is one job, and a single instance's job (`<SOP Instance UID>-v<version>`) is the one the
+ * reconciliation sweep looks up.
+ */
+export const indexJobId = (instances: IndexInstanceData[]) => {
+  const [first] = instances;
+  return `${first.sopInstanceUid}-v${first.version}${instances.length > 1 ? `+${instances.length - 1}` : ''}`;
+};
 
-const indexJobOptions = (data: IndexInstanceData, attempts: number) => ({
-  jobId: indexJobId(data),
+const indexJobOptions = (instances: IndexInstanceData[], attempts: number) => ({
+  jobId: indexJobId(instances),
   attempts,
   backoff: { type: 'exponential', delay: 500 },
   removeOnComplete: { age: 3600, count: 10_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 });
 
-export async function enqueueIndexInstance(queue: Queue, data: IndexInstanceData, attempts: number): Promise<void> {
-  await queue.add('index', data, indexJobOptions(data, attempts));
+/** Index jobs for these instances, at most INDEX_JOB_MAX_INSTANCES each, in one Redis round trip. */
+export async function enqueueIndexInstances(queue: Queue, instances: IndexInstanceData[], attempts: number): Promise<void> {
+  const jobs = [];
+  for (let i = 0; i < instances.length; i += INDEX_JOB_MAX_INSTANCES) {
+    const batch = instances.slice(i, i + INDEX_JOB_MAX_INSTANCES);
+    jobs.push({ name: 'index', data: { instances: batch } satisfies IndexJobData, opts: indexJobOptions(batch, attempts) });
+  }
+  if (jobs.length > 0) await queue.addBulk(jobs);
 }
 
-/** The index jobs of a STOW-RS batch in one Redis round trip. */
-export async function enqueueIndexInstances(queue: Queue, instances: IndexInstanceData[], attempts: number): Promise<void> {
-  if (instances.length === 0) return;
-  await queue.addBulk(instances.map((data) => ({ name: 'index', data, opts: indexJobOptions(data, attempts) })));
+/**
+ * Indexes the instances of one job, each in a parse slot of the process. An instance that
+ * cannot be indexed ever (no row, unparseable: its error is recorded) does not hold back the
+ * others; the job then fails for good naming them. Any other failure (storage, PostgreSQL)
+ * fails the job for a retry, which skips the instances indexed meanwhile.
+ */
+export async function execIndexJob(deps: IndexJobDeps, data: IndexJobData): Promise<{ indexed: number; skipped: number }> {
+  const settled = await Promise.allSettled(data.instances.map((instance) => deps.slots(() => execIndexInstance(deps, instance))));
+  const done = { indexed: 0, skipped: 0 };
+  const unindexable: string[] = [];
+  for (const s of settled) {
+    if (s.status === 'fulfilled') done[s.value]++;
+    else if (!(s.reason instanceof UnrecoverableError)) throw s.reason;
+    else unindexable.push(s.reason.message);
+  }
+  if (unindexable.length > 0) {
+    throw new UnrecoverableError(`${unindexable.length} of ${data.instances.length} instances not indexed: ${unindexable.join('; ')}`);
+  }
+  return done;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db';
 import { sopInstanceUidOfKey } from '../storage/keys';
 import type { ObjectStore } from '../storage/object-store';
-import { enqueueIndexInstance, indexJobId, type IndexInstanceData } from './index-instance';
+import { enqueueIndexInstances, indexJobId, type IndexInstanceData } from './index-instance';
 import { enqueueStudyStable } from './study-stable';
 
 export interface ReconcileDeps {
@@ -107,16 +107,18 @@ async function referencedKeys(trx: Knex.Transaction, keys: string[]): Promise<Se
 }
 
 /**
- * Enqueues the index job of an instance left unindexed. Job ids are one per stored version,
- * so `add` does nothing while a job of that id exists — and a job that failed for good
+ * Enqueues an index job of its own for an instance left unindexed. Its id is one per stored
+ * version, so `add` does nothing while a job of that id exists (a STOW batch job holding the
+ * instance has another id: while such a job still waits past the grace, the instance may be
+ * indexed twice, which skips the second time) — and a job that failed for good
  * (its attempts spent while PostgreSQL or storage was down, or stalled by two worker
  * crashes) stays in the failed set for 30 days, keeping the instance unqueryable that long
  * (found by `npm run chaos`, storage-down-10s). Such a job is retried with fresh attempts;
  * a waiting, delayed or active one is left alone.
  */
 async function reenqueue(queue: Queue, data: IndexInstanceData, attempts: number): Promise<void> {
-  const job = await Job.fromId(queue, indexJobId(data));
-  if (!job) return enqueueIndexInstance(queue, data, attempts);
+  const job = await Job.fromId(queue, indexJobId([data]));
+  if (!job) return enqueueIndexInstances(queue, [data], attempts);
   const state = await job.getState();
   if (state !== 'failed' && state !== 'completed') return;
   // Another sweep or worker may have moved it meanwhile: then there is nothing to do.

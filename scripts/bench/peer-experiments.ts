@@ -8,6 +8,9 @@
  *                PostgreSQL backends).
  *   stow-gateway STOW CT (20 × 525 KB) from 4 clients for 10 s with the worker stopped: what
  *                the gateway and PostgreSQL can take, and their CPU ms per instance.
+ *   stow-mr      STOW MR (40 × 130 KB per request) from 16 clients for 20 s with the worker
+ *                running and admission control on, as the side-by-side STOW phase does: the
+ *                acknowledged and indexed rates, and CPU ms per instance of each process.
  *   wado         WADO-RS instance retrieve (transfer-syntax=*) of 200 CT instances, 1 and 4
  *                clients, 8 s each: requests/s.
  *
@@ -138,6 +141,41 @@ async function stowGateway(): Promise<Record<string, number>> {
   }
 }
 
+async function stowMr(): Promise<Record<string, number>> {
+  const stack: PeerStack = await startPeerStack(ENV);
+  const clients = Number(process.env.BENCH_EXP_CLIENTS ?? 16);
+  try {
+    const mr = images('MR', 256, 256);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+    await stowTo(stack.dicomweb, study(mr, 40, 'WARMUP'), agent, stack.auth);
+    while ((await unindexed(stack)) > 0) await sleep(50);
+    const keys = ['gateway', 'worker', 'postgres (its backends)', 'redis', 'bench client', 'machine'];
+    const cpu0 = await cpuSnapshot(stack);
+    let instances = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        for (let i = 0; performance.now() - t0 < 20_000; i++) {
+          const res = await stowTo(stack.dicomweb, study(mr, 40, `EXP-${c}-${i}`), agent, stack.auth);
+          if (res.status !== 200) throw new Error(`STOW ${res.status}: ${res.body}`);
+          instances += 40;
+          progress(`stow-mr: ${instances} instances`);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const left = await unindexed(stack);
+    while ((await unindexed(stack)) > 0) await sleep(50);
+    const drained = (performance.now() - t0) / 1000;
+    const cpu1 = await cpuSnapshot(stack);
+    agent.destroy();
+    const perInstance = Object.fromEntries(keys.map((k) => [`${k.split(' ')[0]}CpuMs`, (1000 * (cpu1[k] - cpu0[k])) / instances]));
+    return { instances, seconds, perSecond: instances / seconds, unindexedAtEnd: left, indexedPerSecond: instances / drained, ...perInstance };
+  } finally {
+    await stack.close();
+  }
+}
+
 async function wado(): Promise<Record<string, number>> {
   const stack: PeerStack = await startPeerStack(ENV);
   try {
@@ -212,7 +250,13 @@ async function fsPut(): Promise<Record<string, number>> {
   }
 }
 
-const EXPERIMENTS: Record<string, () => Promise<Record<string, number>>> = { 'index-drain': indexDrain, 'stow-gateway': stowGateway, wado, 'fs-put': fsPut };
+const EXPERIMENTS: Record<string, () => Promise<Record<string, number>>> = {
+  'index-drain': indexDrain,
+  'stow-gateway': stowGateway,
+  'stow-mr': stowMr,
+  wado,
+  'fs-put': fsPut,
+};
 
 async function main(): Promise<void> {
   for (const name of (process.argv[2] ?? Object.keys(EXPERIMENTS).join(',')).split(',')) {

@@ -17,7 +17,7 @@ import IORedis from 'ioredis';
 import { createDb, type Db } from '../../core/db';
 import { createJobQueues, type JobQueues } from '../../core/jobs/queues';
 import { check, fsLister, s3Lister, type CheckResult, type StoreLister } from './check';
-import { indexJobId } from '../../core/jobs/index-instance';
+import type { IndexInstanceData, IndexJobData } from '../../core/jobs/index-instance';
 import {
   Ballast,
   ChaosPostgres,
@@ -273,7 +273,8 @@ const SCENARIOS: Scenario[] = [
       // Index jobs BullMQ holds as completed: their writer's commit was acknowledged before the
       // crash. Taken once the worker has recorded what the dying backends last answered.
       await sleep(500);
-      const completed = new Set(await queue.getRanges(['completed'], 0, -1));
+      const versionKey = (i: IndexInstanceData) => `${i.sopInstanceUid}-v${i.version}`;
+      const completed = new Set((await queue.getJobs(['completed'], 0, -1)).flatMap((job) => (job.data as IndexJobData).instances.map(versionKey)));
       await sleep(2500);
       const recovering = Date.now();
       await ctx.postgres.start();
@@ -284,7 +285,7 @@ const SCENARIOS: Scenario[] = [
       const received: Array<{ sop_instance_uid: string; version: number }> = await retrying(() =>
         ctx.db('instance').where({ status: 'received' }).select('sop_instance_uid', 'version'),
       );
-      const lost = received.filter((r) => completed.has(indexJobId({ sopInstanceUid: r.sop_instance_uid, version: r.version }))).length;
+      const lost = received.filter((r) => completed.has(versionKey({ sopInstanceUid: r.sop_instance_uid, version: r.version }))).length;
       ctx.note(`${lost} index writes acknowledged to BullMQ (job completed) were lost by the crash, left for the sweep to re-enqueue`);
       return { start, end, what: 'PostgreSQL down' };
     },

@@ -11,7 +11,7 @@ import type { Db } from '../../core/db';
 import { readPart10Header } from '../../core/dicom/part10-header';
 import { beginUpload, recordInstances } from '../../core/ingest/record';
 import type { UploadSessionDeps } from '../../core/ingest/upload-session';
-import { enqueueIndexInstance, indexJobId } from '../../core/jobs/index-instance';
+import { enqueueIndexInstances, indexJobId } from '../../core/jobs/index-instance';
 import { execReconcile } from '../../core/jobs/reconcile';
 import { FsObjectStore } from '../../core/storage/fs-store';
 import { uploadObjectKey } from '../../core/storage/keys';
@@ -58,7 +58,7 @@ describe('fault-scenario regressions', () => {
     if (!outcome.stored) throw new Error(outcome.message);
     const data = { sopInstanceUid: outcome.identity.sopInstanceUid, version: 1 };
     // The job fails for good, as when storage or PostgreSQL stays away longer than its retries.
-    await enqueueIndexInstance(queue, data, 1);
+    await enqueueIndexInstances(queue, [data], 1);
     const worker = new Worker(
       'index-instance',
       async () => {
@@ -68,12 +68,12 @@ describe('fault-scenario regressions', () => {
     );
     await new Promise<void>((resolve) => worker.once('failed', () => resolve()));
     await worker.close();
-    expect(await queue.getJobState(indexJobId(data))).toBe('failed');
+    expect(await queue.getJobState(indexJobId([data]))).toBe('failed');
     await t.db('instance').where({ sop_instance_uid: data.sopInstanceUid }).update({ received_at: HOUR_AGO() });
 
     await reconcile();
-    expect(await queue.getJobState(indexJobId(data))).toBe('waiting');
-    const job = await queue.getJob(indexJobId(data));
+    expect(await queue.getJobState(indexJobId([data]))).toBe('waiting');
+    const job = await queue.getJob(indexJobId([data]));
     expect(job?.attemptsMade).toBe(0);
   });
 

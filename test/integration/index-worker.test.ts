@@ -5,7 +5,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { IndexWriter } from '../../core/index-store/index-writer';
 import { beginUpload } from '../../core/ingest/record';
-import { execIndexInstance, InstanceRowReader } from '../../core/jobs/index-instance';
+import pLimit from 'p-limit';
+import { enqueueIndexInstances, execIndexInstance, execIndexJob, indexJobId, INDEX_JOB_MAX_INSTANCES, InstanceRowReader } from '../../core/jobs/index-instance';
+import type { ByteRange } from '../../core/storage/object-store';
 import { WITHOUT_NATIONAL_IDS } from '../../core/recognition/at-index';
 import { execReconcile } from '../../core/jobs/reconcile';
 import { execStudyStable } from '../../core/jobs/study-stable';
@@ -94,6 +96,105 @@ describe('index-instance, study-stable and reconcile jobs', () => {
     await expect(execIndexInstance(deps(), { sopInstanceUid: sop, version })).rejects.toBeInstanceOf(UnrecoverableError);
     expect((await t.db('instance').where({ sop_instance_uid: sop }).first()).index_error).toMatch(/truncated|ends/i);
     await expect(execIndexInstance(deps(), { sopInstanceUid: randomUid(), version: 1 })).rejects.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('indexes a batch job around the instances that can never be indexed, then fails it naming them', async () => {
+    const good = await Promise.all(Array.from({ length: 3 }, () => receive(makeInstance())));
+    const part10 = makeInstance();
+    const truncated = await receive(part10);
+    const row = await t.db('instance').where({ sop_instance_uid: truncated.sop }).first('object_key');
+    await store.put(row.object_key, Readable.from([part10.subarray(0, 600)]));
+    const missing = { sopInstanceUid: randomUid(), version: 1 };
+    const instances = [...good, truncated].map((r) => ({ sopInstanceUid: r.sop, version: r.version }));
+
+    const run = execIndexJob({ ...deps(), slots: pLimit(4) }, { instances: [...instances, missing] });
+    await expect(run).rejects.toBeInstanceOf(UnrecoverableError);
+    await expect(run).rejects.toThrow(new RegExp(`^2 of 5 instances not indexed: .*${truncated.sop}.*${missing.sopInstanceUid}`));
+    const statuses = await t
+      .db('instance')
+      .whereIn(
+        'sop_instance_uid',
+        instances.map((i) => i.sopInstanceUid),
+      )
+      .select('sop_instance_uid', 'status', 'index_error');
+    expect(
+      statuses
+        .filter((r) => r.status === 'indexed')
+        .map((r) => r.sop_instance_uid)
+        .sort(),
+    ).toEqual(good.map((g) => g.sop).sort());
+    expect(statuses.find((r) => r.sop_instance_uid === truncated.sop).index_error).toMatch(/truncated|ends/i);
+  });
+
+  it('fails a batch job for a retry when storage fails for one instance, and the retry indexes only what is left', async () => {
+    const received = await Promise.all(Array.from({ length: 4 }, () => receive(makeInstance())));
+    const unreadable = (await t.db('instance').where({ sop_instance_uid: received[2].sop }).first('object_key')).object_key;
+    let storageDown = true;
+    // The fs store, unavailable for one object while storageDown: a storage outage as the job sees it.
+    const flaky = Object.assign(Object.create(store) as FsObjectStore, {
+      get: (key: string, range?: ByteRange) => (storageDown && key === unreadable ? Promise.reject(new Error('connect ECONNREFUSED')) : store.get(key, range)),
+    });
+    const data = { instances: received.map((r) => ({ sopInstanceUid: r.sop, version: r.version })) };
+
+    const first = execIndexJob({ ...deps(), store: flaky, slots: pLimit(4) }, data);
+    await expect(first).rejects.toThrow('ECONNREFUSED');
+    await expect(first).rejects.not.toBeInstanceOf(UnrecoverableError);
+    expect(
+      await t
+        .db('instance')
+        .whereIn(
+          'sop_instance_uid',
+          data.instances.map((i) => i.sopInstanceUid),
+        )
+        .where({ status: 'indexed' })
+        .count(),
+    ).toEqual([{ count: '3' }]);
+
+    storageDown = false;
+    expect(await execIndexJob({ ...deps(), store: flaky, slots: pLimit(4) }, data)).toEqual({ indexed: 1, skipped: 3 });
+  });
+
+  it("parses no more of a job's instances at once than the process has slots", async () => {
+    const received = await Promise.all(Array.from({ length: 8 }, () => receive(makeInstance())));
+    let reading = 0;
+    let most = 0;
+    const held: Array<() => void> = [];
+    const counting = Object.assign(Object.create(store) as FsObjectStore, {
+      get: async (key: string, range?: ByteRange) => {
+        most = Math.max(most, ++reading);
+        await new Promise<void>((resolve) => held.push(resolve));
+        reading--;
+        return store.get(key, range);
+      },
+    });
+    const data = { instances: received.map((r) => ({ sopInstanceUid: r.sop, version: r.version })) };
+    let finished = false;
+    const job = execIndexJob({ ...deps(), store: counting, slots: pLimit(2) }, data).finally(() => (finished = true));
+    while (!finished) {
+      // Every instance not held back by a slot gets as far as its read: its row read (queued
+      // behind this one) done, then a few turns of the event loop.
+      await rows.read(randomUid());
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      for (const release of held.splice(0)) release();
+    }
+    expect(await job).toEqual({ indexed: 8, skipped: 0 });
+    expect(most).toBe(2);
+  });
+
+  it('enqueues a STOW batch as jobs of at most INDEX_JOB_MAX_INSTANCES instances, with ids from their first instance', async () => {
+    const instances = Array.from({ length: 2 * INDEX_JOB_MAX_INSTANCES + 3 }, () => ({ sopInstanceUid: randomUid(), version: 1 }));
+    await enqueueIndexInstances(queue, instances, 3);
+    const ids = [0, INDEX_JOB_MAX_INSTANCES, 2 * INDEX_JOB_MAX_INSTANCES].map((i) => indexJobId(instances.slice(i, i + INDEX_JOB_MAX_INSTANCES)));
+    expect(ids[0]).toBe(`${instances[0].sopInstanceUid}-v1+${INDEX_JOB_MAX_INSTANCES - 1}`);
+    expect(ids[2]).toBe(`${instances[2 * INDEX_JOB_MAX_INSTANCES].sopInstanceUid}-v1+2`);
+    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+    expect(jobs.map((j) => j?.data.instances.length)).toEqual([INDEX_JOB_MAX_INSTANCES, INDEX_JOB_MAX_INSTANCES, 3]);
+    expect(jobs.flatMap((j) => j?.data.instances)).toEqual(instances);
+    // Enqueued again (a repeated call), the same jobs: nothing added.
+    const before = await queue.count();
+    await enqueueIndexInstances(queue, instances, 3);
+    expect(await queue.count()).toBe(before);
+    expect(indexJobId([instances[0]])).toBe(`${instances[0].sopInstanceUid}-v1`);
   });
 
   it('marks a study stable only after the quiet period', async () => {

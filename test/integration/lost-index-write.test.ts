@@ -5,7 +5,7 @@
  * for it (its job id is taken by the completed job): only the reconciliation sweep can index it.
  * This checks that path end to end, with the real worker and sweep.
  */
-import { enqueueIndexInstance, indexJobId } from '../../core/jobs/index-instance';
+import { enqueueIndexInstances, indexJobId } from '../../core/jobs/index-instance';
 import { makeInstance, randomUid } from '../support/dicom-factory';
 import { multipartBody, startTestGateway, type TestGateway } from '../support/gateway';
 
@@ -27,10 +27,10 @@ describe('an index write lost by a PostgreSQL crash', () => {
     });
     expect(stored.status).toBe(200);
     await gw.waitForIndexed(study, 1);
-    const job = indexJobId({ sopInstanceUid: sop, version: 1 });
+    const job = indexJobId([{ sopInstanceUid: sop, version: 1 }]);
     expect(await gw.core.queues.indexInstance.getJobState(job)).toBe('completed');
     // Enqueueing again is a no-op while the completed job holds the id: a plain re-enqueue cannot help.
-    await enqueueIndexInstance(gw.core.queues.indexInstance, { sopInstanceUid: sop, version: 1 }, 3);
+    await enqueueIndexInstances(gw.core.queues.indexInstance, [{ sopInstanceUid: sop, version: 1 }], 3);
     expect(await gw.core.queues.indexInstance.getJobState(job)).toBe('completed');
 
     // The row as crash recovery leaves it when the indexing transaction's commit had not reached the disk.
