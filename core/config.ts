@@ -56,6 +56,14 @@ export const configSchema = z.object({
   HUREN_STOW_MAX_INDEX_LAG_SECONDS: z.coerce.number().min(0).default(0.5),
   /** Longest a STOW request waits for admission before it is answered 503 with Retry-After. */
   HUREN_STOW_ADMISSION_WAIT_SECONDS: z.coerce.number().positive().default(15),
+  /**
+   * After a STOW found object storage full (503 storage_full), how long new STOW requests are
+   * refused before their body is read; then one request at a time probes (gateway/dicomweb/stow.ts,
+   * StorageFullHold). 0 turns the hold off.
+   */
+  HUREN_STOW_STORAGE_FULL_HOLD_SECONDS: z.coerce.number().min(0).default(30),
+  /** Retry-After (whole seconds) of a 503 storage_full; other 503s say 5 s. */
+  HUREN_STOW_STORAGE_FULL_RETRY_AFTER_SECONDS: z.coerce.number().int().positive().default(60),
   HUREN_QIDO_DEFAULT_LIMIT: z.coerce.number().int().positive().default(100),
   HUREN_QIDO_MAX_LIMIT: z.coerce.number().int().positive().default(1000),
   /** A study is "stable" once no instance has arrived for this long. */

@@ -2,7 +2,7 @@ import { loadConfig } from '../core/config';
 import { prepareDatabase } from '../core/db-setup';
 import { closeCoreServices, openCoreServices } from '../core/services';
 import { createApp } from './app';
-import { createGatewayMetrics } from './ops/metrics';
+import { createGatewayDeps } from './deps';
 import { createServer } from './server';
 import { trackForDrain } from './drain';
 import { ensureBootstrapAdmin } from '../core/security/api-keys';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   // HUREN_ADMIN_TOKEN: a platform admin credential with that secret (docs/security.md).
   if ((await ensureBootstrapAdmin(core.db, config.HUREN_ADMIN_TOKEN)) === 'created')
     core.logger.info('bootstrap admin credential created from HUREN_ADMIN_TOKEN');
-  const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
+  const deps = createGatewayDeps(core);
   const app = createApp(deps);
   const server = createServer(app, deps);
   const drainer = trackForDrain(server);

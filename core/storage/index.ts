@@ -27,7 +27,8 @@ export class ObjectNotFoundError extends Error {
 }
 
 /**
- * A write refused for want of space (the fs driver's ENOSPC or EDQUOT): nothing is stored
+ * A write refused for want of space (the fs driver's ENOSPC or EDQUOT, an S3 store's HTTP 507
+ * XMinioStorageFull or InsufficientStorage): nothing is stored
  * under the key, and the same write succeeds once space is freed. Not an outage of the store:
  * STOW-RS says "storage full" so that whoever reads the PACS's log knows what to do.
  */

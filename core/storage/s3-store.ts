@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Client } from 'minio';
-import { assertValidRange, assertValidSize, ObjectNotFoundError, sizeMismatch } from './index';
+import { assertValidRange, assertValidSize, ObjectNotFoundError, sizeMismatch, StorageFullError } from './index';
 import { assertSafeKey } from './keys';
 import type { ByteRange, ListedObject, ObjectInfo, ObjectStore } from './object-store';
 
@@ -24,6 +24,20 @@ const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 const MAX_PARTS = 10_000;
 
 const errorCode = (err: unknown) => (err as { code?: unknown } | undefined)?.code;
+
+/**
+ * Error codes of a store that refuses a write for want of space, both with HTTP 507 Insufficient
+ * Storage: MinIO's `XMinioStorageFull` ("Storage backend has reached its minimum free drive
+ * threshold"), and `InsufficientStorage` of other S3-compatible stores. The minio client keeps the
+ * code of the XML error body, not the HTTP status, so the code decides.
+ */
+const FULL_CODES = new Set(['XMinioStorageFull', 'InsufficientStorage']);
+
+/** A full store as StorageFullError (as the fs driver's ENOSPC), so STOW-RS can say so; any other error as it is. */
+function whenFull(err: unknown): unknown {
+  const code = errorCode(err);
+  return typeof code === 'string' && FULL_CODES.has(code) ? new StorageFullError({ cause: err }) : err;
+}
 
 /**
  * Objects in one S3 bucket (MinIO, AWS S3, Ceph RGW), through the `minio` client.
@@ -117,11 +131,12 @@ export class S3ObjectStore implements ObjectStore {
       // Best effort: parts of an unfinished upload are never an object, only stored bytes;
       // a bucket lifecycle rule (AbortIncompleteMultipartUpload) reaps any left behind.
       if (uploadId !== undefined) await this.client.abortMultipartUpload(this.bucket, key, uploadId).catch(() => undefined);
-      throw err;
+      // Whichever request the store refused for want of space (PUT, initiate, part, complete).
+      throw whenFull(err);
     }
   }
 
-  /** A PUT is durable once S3 acknowledges it: there is nothing to defer. */
+  /** A PUT is durable once S3 acknowledges it: there is nothing to defer (a full store: StorageFullError, as `put`). */
   putUnsynced(key: string, body: Readable): Promise<ObjectInfo> {
     return this.put(key, body);
   }

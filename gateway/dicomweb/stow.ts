@@ -15,6 +15,7 @@ import { admitStow } from '../security/access';
 import { auditContext, requirePrincipal } from '../security/principal';
 
 const DICOM = 'application/dicom';
+export const STORAGE_FULL_BEFORE_BODY = 'Storage is full: the request was refused before its body was read; retry later / 存储空间已满，请求未接收，请稍后重试';
 /** How often admission control reads the index lag from Redis. */
 const ADMISSION_POLL_MS = 50;
 
@@ -23,13 +24,18 @@ const ADMISSION_POLL_MS = 50;
  * multipart/related; type="application/dicom". Parts are streamed to storage one by one.
  */
 export function storeInstances(deps: GatewayDeps): RequestHandler {
-  const { config, db, store, queues, metrics, logger } = deps;
+  const { config, db, store, queues, metrics, logger, storageFullHold: fullHold } = deps;
   const admission = new StowAdmission(
     () => indexLagSeconds(queues.indexInstance),
     { maxLagSeconds: config.HUREN_STOW_MAX_INDEX_LAG_SECONDS, maxWaitMs: config.HUREN_STOW_ADMISSION_WAIT_SECONDS * 1000, pollMs: ADMISSION_POLL_MS },
     (lag) => metrics.indexLag.set(lag),
   );
   const recorder = createInstanceRecorder(db, config.HUREN_STOW_CONFLICT_POLICY);
+  /** A stored instance proves there is space again: the hold ends (said once, when it held). */
+  const spaceSeen = (outcome: StoreOutcome): StoreOutcome => {
+    if (outcome.stored && fullHold.stored()) logger.info('object storage accepts instances again: STOW requests no longer refused before their body');
+    return outcome;
+  };
   const sessionDeps: UploadSessionDeps = {
     db,
     store,
@@ -51,6 +57,20 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
       throw new HurenError(400, 'invalid_uid', `Not a valid StudyInstanceUID: ${expectedStudy.slice(0, 80)}`);
     }
     const { boundary } = checkStowRequest(req, config.HUREN_STOW_MAX_REQUEST_BYTES);
+    // 503 storage_full carries a longer Retry-After than other 503s: space is not freed within seconds.
+    const storageFull = (message: string) => {
+      res.setHeader('Retry-After', String(config.HUREN_STOW_STORAGE_FULL_RETRY_AFTER_SECONDS));
+      return new HurenError(503, 'storage_full', message);
+    };
+    const holdPass = fullHold.enter();
+    if (!holdPass) {
+      metrics.stowAdmission.inc({ outcome: 'storage_full' });
+      // The body was not read: the connection cannot carry another request.
+      res.setHeader('Connection', 'close');
+      throw storageFull(STORAGE_FULL_BEFORE_BODY);
+    }
+    // However the request ends, a probe gives way to the next request (a no-op for any other).
+    res.once('close', holdPass.done);
     // An institution credential's studies are its institution's; it adds only to those (docs/security.md).
     const institution = requirePrincipal(req).institution;
     const session = new UploadSession(
@@ -81,7 +101,7 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
           part.body.resume();
           return { stored: false, failureReason: FailureReason.cannotUnderstand, message: `Part Content-Type ${type} is not ${DICOM}` };
         }
-        return session.receive(part.body, expectedStudy);
+        return session.receive(part.body, expectedStudy).then(spaceSeen);
       });
     } finally {
       await session.finish();
@@ -101,7 +121,9 @@ export function storeInstances(deps: GatewayDeps): RequestHandler {
     const full = outcomes.filter((o) => !o.stored && o.storageFull).length;
     if (full) logger.error({ instances: full }, 'object storage is full: instances refused until space is freed');
     if (stored.length === 0 && full) {
-      throw new HurenError(503, 'storage_full', 'Storage is full: no instance was stored; retry later / 存储空间已满，实例未保存，请稍后重试');
+      // Spares the PACS (and the network) re-sending whole studies to be refused: see StorageFullHold.
+      fullHold.full();
+      throw storageFull('Storage is full: no instance was stored; retry later / 存储空间已满，实例未保存，请稍后重试');
     }
     if (stored.length === 0 && outcomes.some((o) => !o.stored && o.unavailable)) {
       throw new HurenError(503, 'storage_unavailable', 'Storage or database cannot make instances durable now; retry later / 存储暂不可用，请稍后重试');

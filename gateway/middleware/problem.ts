@@ -18,7 +18,9 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
     res.destroy();
     return;
   }
-  if (problem.status === 503) res.setHeader('Retry-After', '5');
+  // A handler that knows better sets its own (storage_full: HUREN_STOW_STORAGE_FULL_RETRY_AFTER_SECONDS,
+  // since a full store does not free itself within seconds); every other 503 says 5 s.
+  if (problem.status === 503 && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', '5');
   res.status(problem.status).type('application/problem+json').json(problem);
 };
 

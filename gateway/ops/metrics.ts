@@ -26,7 +26,7 @@ export function createGatewayMetrics(queues: JobQueues): GatewayMetrics {
   const stowBytes = new Counter({ name: 'huren_stow_bytes_total', help: 'Bytes of stored instances', registers: [registry] });
   const stowAdmission = new Counter({
     name: 'huren_stow_admission_total',
-    help: 'STOW-RS requests by admission outcome: immediate, waited (index lag above HUREN_STOW_MAX_INDEX_LAG_SECONDS), refused (503)',
+    help: 'STOW-RS requests by admission outcome: immediate, waited (index lag above HUREN_STOW_MAX_INDEX_LAG_SECONDS), refused (503 index_backlog), storage_full (503 before the body: HUREN_STOW_STORAGE_FULL_HOLD_SECONDS)',
     labelNames: ['outcome'],
     registers: [registry],
   });

@@ -40,6 +40,8 @@ const RECONCILE_GRACE_S = 5;
 const STUDY_QUIET_S = 3;
 /** Retries of an index job span 0.5 + 1 s instead of ≈ 64 s: a 10 s outage outlasts them, as a > 1 min one would by default. */
 const JOB_ATTEMPTS = 3;
+/** Storage found full refuses STOW before the body for 3 s instead of 30 s: the 10 s of disk-full see several probes. */
+const STORAGE_FULL_HOLD_S = 3;
 
 // ───────────────────────────── output ─────────────────────────────
 
@@ -382,6 +384,7 @@ async function runScenario(shared: Shared, scenario: Scenario): Promise<Outcome>
     HUREN_JOB_ATTEMPTS: String(JOB_ATTEMPTS),
     HUREN_RECONCILE_INTERVAL_SECONDS: String(RECONCILE_INTERVAL_S),
     HUREN_RECONCILE_GRACE_SECONDS: String(RECONCILE_GRACE_S),
+    HUREN_STOW_STORAGE_FULL_HOLD_SECONDS: String(STORAGE_FULL_HOLD_S),
     LOG_LEVEL: 'warn',
     ...UNLIMITED,
     ...(s3 && {

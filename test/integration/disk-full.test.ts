@@ -5,6 +5,7 @@
  * "storage_unavailable" and nothing, in the PACS's log or in huren's, said the disk was full.
  */
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
@@ -95,8 +96,12 @@ const small = () => makeInstance({ rows: 16, columns: 16 });
     const objects = path.join(mnt, 'data', 'objects');
     beforeAll(async () => {
       mkdirSync(path.join(mnt, 'data'));
-      // No worker indexes here: the index lag must not hold STOW back.
-      gw = await startTestGateway({ env: { HUREN_DATA_DIR: path.join(mnt, 'data'), HUREN_STOW_MAX_INDEX_LAG_SECONDS: '0' }, workers: false });
+      // No worker indexes here: the index lag must not hold STOW back. Without the hold before the
+      // body (tested below), each request here reaches the disk.
+      gw = await startTestGateway({
+        env: { HUREN_DATA_DIR: path.join(mnt, 'data'), HUREN_STOW_MAX_INDEX_LAG_SECONDS: '0', HUREN_STOW_STORAGE_FULL_HOLD_SECONDS: '0' },
+        workers: false,
+      });
     });
     afterAll(() => gw.close());
 
@@ -111,7 +116,8 @@ const small = () => makeInstance({ rows: 16, columns: 16 });
       await ballast.fill();
       const res = await stow(instances);
       expect(res.status).toBe(503);
-      expect(res.headers.get('retry-after')).toBeTruthy();
+      // Longer than other 503s' 5 s (HUREN_STOW_STORAGE_FULL_RETRY_AFTER_SECONDS): space is not freed within seconds.
+      expect(res.headers.get('retry-after')).toBe('60');
       const problem = (await res.json()) as { code: string; message: string };
       expect(problem.code).toBe('storage_full');
       expect(problem.message).toMatch(/Storage is full/);
@@ -144,6 +150,148 @@ const small = () => makeInstance({ rows: 16, columns: 16 });
       const resent = instances.filter((i) => i.includes(Buffer.from(String(failedUid))));
       expect(resent).toHaveLength(1);
       expect((await stow(resent)).status).toBe(200);
+    });
+  });
+
+  /**
+   * A full disk found by one STOW used to be found again by every retry, each read to its end
+   * (a PACS re-sending a large study every 5 s). Now the gateway refuses new STOW requests before
+   * their body for HUREN_STOW_STORAGE_FULL_HOLD_SECONDS, then lets one request through to probe.
+   */
+  describe('STOW-RS after storage was found full', () => {
+    const HOLD_MS = 2000;
+    let gw: TestGateway;
+    beforeAll(async () => {
+      mkdirSync(path.join(mnt, 'held'));
+      gw = await startTestGateway({
+        env: { HUREN_DATA_DIR: path.join(mnt, 'held'), HUREN_STOW_MAX_INDEX_LAG_SECONDS: '0', HUREN_STOW_STORAGE_FULL_HOLD_SECONDS: String(HOLD_MS / 1000) },
+        workers: false,
+      });
+    });
+    afterAll(() => gw.close());
+
+    const stow = (instances: Buffer[]) => {
+      const { body, contentType } = multipartBody(instances);
+      return gw.fetch(`${gw.dicomweb}/studies`, { method: 'POST', headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' }, body });
+    };
+    /**
+     * A STOW whose client sends the headers and the first bytes of its body, then nothing: it is
+     * answered only if the gateway answers without reading the body (otherwise it waits until
+     * `abort`, and a test expecting an answer times out).
+     */
+    const unfinishedStow = () => {
+      const { body, contentType } = multipartBody([small()]);
+      const req = http.request(`${gw.dicomweb}/studies`, {
+        method: 'POST',
+        headers: { ...gw.auth, 'Content-Type': contentType, 'Content-Length': body.length, Accept: 'application/dicom+json' },
+      });
+      req.on('error', () => undefined);
+      req.write(body.subarray(0, 200));
+      const answer = new Promise<{ status: number; headers: http.IncomingHttpHeaders; problem: { code: string; message: string } }>((resolve, reject) => {
+        req.once('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, problem: JSON.parse(Buffer.concat(chunks).toString()) }));
+          res.on('error', reject);
+        });
+      });
+      return { answer, abort: () => req.destroy() };
+    };
+    const refusedBeforeBody = async () => {
+      const { answer, abort } = unfinishedStow();
+      const res = await answer;
+      abort();
+      return res;
+    };
+    /** A STOW with `Expect: 100-continue`: the status it is answered with before it sends its body, or 100. */
+    const continueOrStatus = () =>
+      new Promise<{ status: number; retryAfter?: string }>((resolve, reject) => {
+        const { body, contentType } = multipartBody([small()]);
+        const req = http.request(`${gw.dicomweb}/studies`, {
+          method: 'POST',
+          headers: { ...gw.auth, 'Content-Type': contentType, 'Content-Length': body.length, Expect: '100-continue' },
+        });
+        req.on('continue', () => {
+          resolve({ status: 100 });
+          req.destroy();
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
+        });
+        req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+        req.flushHeaders();
+      });
+    const problemOf = async (res: Response) => (await res.json()) as { code: string; message: string };
+    const admissions = async (outcome: string) => {
+      const text = await (await gw.fetch(`${gw.baseUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`huren_stow_admission_total{outcome="${outcome}"}`));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const count = async (table: string) => Number((await gw.core.db(table).count({ n: '*' }))[0].n);
+
+    it('refuses new requests before their body during the hold; a probe still finding the disk full holds again, one that stores ends the hold', async () => {
+      await ballast.fill();
+      const first = await stow([small()]);
+      expect(first.status).toBe(503);
+      expect((await problemOf(first)).message).toMatch(/no instance was stored/);
+
+      const held = await refusedBeforeBody();
+      expect(held.status).toBe(503);
+      expect(held.headers.connection).toBe('close');
+      expect(held.headers['retry-after']).toBe('60');
+      expect(held.problem.code).toBe('storage_full');
+      expect(held.problem.message).toMatch(/Storage is full: the request was refused before its body was read/);
+      expect(held.problem.message).toMatch(/存储空间已满，请求未接收/);
+      // A client that waits for 100 Continue is answered before it sends anything.
+      expect(await continueOrStatus()).toEqual({ status: 503, retryAfter: '60' });
+      expect(await admissions('storage_full')).toBe(2);
+
+      // After the hold the next request goes through, and finds the disk still full: a new hold.
+      await sleep(HOLD_MS + 200);
+      const probe = await stow([small()]);
+      expect(probe.status).toBe(503);
+      expect(probe.headers.get('retry-after')).toBe('60');
+      expect((await problemOf(probe)).message).toMatch(/no instance was stored/);
+      expect((await refusedBeforeBody()).problem.code).toBe('storage_full');
+      expect(await admissions('storage_full')).toBe(3);
+
+      // Space freed: the next probe stores, and the requests after it are not held.
+      await ballast.release();
+      await sleep(HOLD_MS + 200);
+      expect((await stow([small()])).status).toBe(200);
+      expect((await stow([small()])).status).toBe(200);
+      expect(await continueOrStatus()).toEqual({ status: 100 });
+      expect(await admissions('storage_full')).toBe(3);
+      expect(await count('instance')).toBe(2);
+      expect(await count('upload')).toBe(0);
+    });
+
+    it('lets one probe through at a time, and the next request probe when the probe ends without a verdict (its client left)', async () => {
+      await ballast.fill();
+      expect((await stow([small()])).status).toBe(503);
+      await sleep(HOLD_MS + 200);
+
+      const admitted = await admissions('immediate');
+      const probe = unfinishedStow();
+      // The probe is past the hold once admission control counted it.
+      while ((await admissions('immediate')) === admitted) await sleep(20);
+      const other = await refusedBeforeBody();
+      expect(other.status).toBe(503);
+      expect(other.problem.message).toMatch(/before its body was read/);
+
+      await ballast.release();
+      probe.abort();
+      // The gateway learns of the probe's disconnect on its own time: ask until it let a request through.
+      let res: Response;
+      for (;;) {
+        res = await stow([small()]);
+        if (res.status !== 503 || !(await problemOf(res)).message.includes('before its body was read')) break;
+        await sleep(50);
+      }
+      expect(res.status).toBe(200);
+      expect((await stow([small()])).status).toBe(200);
     });
   });
 });

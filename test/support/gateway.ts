@@ -13,7 +13,7 @@ import type { JobQueues } from '../../core/jobs/queues';
 import { createLogger } from '../../core/logger';
 import { FsObjectStore } from '../../core/storage/fs-store';
 import { createApp } from '../../gateway/app';
-import { createGatewayMetrics } from '../../gateway/ops/metrics';
+import { createGatewayDeps } from '../../gateway/deps';
 import { createServer } from '../../gateway/server';
 import { securityOf } from '../../gateway/security';
 import { createApiKey, ensureBootstrapAdmin } from '../../core/security/api-keys';
@@ -69,7 +69,7 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
   const core = await openCoreServices(config, 'test', 'worker');
   await prepareDatabase(core.db, schema, core.queues);
   await ensureBootstrapAdmin(core.db, config.HUREN_ADMIN_TOKEN);
-  const deps = { ...core, metrics: createGatewayMetrics(core.queues) };
+  const deps = createGatewayDeps(core);
   const app = createApp(deps);
   const server = createServer(app, deps);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -134,15 +134,7 @@ export async function startTestGateway(opts: { env?: Record<string, string>; wor
  */
 export function appOn(parts: { config: Config; db: Db; dataDir: string; redis: Redis; queues: JobQueues }): Express {
   const { config, db, dataDir, redis, queues } = parts;
-  return createApp({
-    config,
-    db,
-    store: new FsObjectStore(dataDir),
-    redis,
-    queues,
-    logger: createLogger('silent', 'test'),
-    metrics: createGatewayMetrics(queues),
-  });
+  return createApp(createGatewayDeps({ config, db, store: new FsObjectStore(dataDir), redis, queues, logger: createLogger('silent', 'test') }));
 }
 
 export interface TestCredential {
