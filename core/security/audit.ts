@@ -223,9 +223,15 @@ export interface VerifyReport {
  * Walks the chain in seq order (in pages): every row's prev_hash is its predecessor's hash,
  * its hash is recomputed from its content, seqs have no gaps; the chain starts at genesis or
  * right after a retention checkpoint that names its predecessor; the head matches the last row.
+ * The head and every page are read in one REPEATABLE READ snapshot: gateways append (and the
+ * retention job prunes) while a walk is under way, and a head read before a row appended a
+ * moment later, or a page read after a prune, would report a sound chain as broken.
  */
 export async function verifyAuditChain(db: Knex, opts: { pageSize?: number } = {}): Promise<VerifyReport> {
-  const pageSize = opts.pageSize ?? 5000;
+  return db.transaction((trx) => verifyIn(trx, opts.pageSize ?? 5000), { isolationLevel: 'repeatable read', readOnly: true });
+}
+
+async function verifyIn(db: Knex, pageSize: number): Promise<VerifyReport> {
   const head = await db('audit_chain_head').where({ id: true }).first('seq', 'hash');
   let expectedPrev: string | null = null;
   let expectedSeq: number | null = null;

@@ -101,6 +101,41 @@ describe('audit trail', () => {
     expect(await execSecurityMaintenance(db(), { retentionDays: 180 })).toEqual({ auditDeleted: 0, grantsDeleted: 0 });
   });
 
+  it('verifies one snapshot: an append and a retention run committing in the middle of a walk do not make it report a break', async () => {
+    // Gateways append all the time (the record of a request is written ~50 ms after its response), so a
+    // walk runs alongside commits. Made deterministic here: the walk reads the chain head, then waits on
+    // audit_event (locked below) while an append and a retention run commit; only then does it read the rows.
+    await gw.flushAudit();
+    await appendAudit(
+      db(),
+      [7, 8, 9].map((i) => record(i)),
+    );
+    const before = await verifyAuditChain(db());
+    expect(before.ok).toBe(true);
+    let walk: Promise<Awaited<ReturnType<typeof verifyAuditChain>>> | undefined;
+    await db().transaction(async (trx) => {
+      // The head first, as every append does (no deadlock with a writer), then the table.
+      await trx('audit_chain_head').where({ id: true }).forUpdate().first('seq');
+      await trx.raw('LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE');
+      walk = verifyAuditChain(db());
+      // Until the walk waits for the table: it has read the head (a plain read, not blocked) and now reads rows.
+      for (;;) {
+        const waiting = await db().raw(
+          "SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'audit_event'::regclass AND mode = 'AccessShareLock' AND locktype = 'relation'",
+        );
+        if (waiting.rows.length > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await appendAudit(trx, [record(10)]);
+      await pruneAudit(trx, new Date(Date.now() + 1000), 'test');
+    });
+    // The walk saw the chain as it was when it started: whole, ending at the head it read.
+    expect(await walk).toEqual(before);
+    // A walk after the commits sees them, and the chain still verifies.
+    const after = await verifyAuditChain(db());
+    expect(after).toMatchObject({ ok: true, checked: 1, firstSeq: before.lastSeq! + 2, lastSeq: before.lastSeq! + 2 });
+  });
+
   it('detects a tampered record, a removed record and a rewritten head; audit:verify says where', async () => {
     await appendAudit(
       db(),
