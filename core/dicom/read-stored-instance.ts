@@ -25,11 +25,13 @@ import {
 } from './read-instance';
 
 /**
- * Objects smaller than this are read whole: a whole read is one request and, at about four
- * times the object in memory, costs at most 64 MiB a job. That covers CT and MR slices and most
- * radiographs; range reads start to pay off above it, for multi-frame and mammography objects.
+ * Objects smaller than this are read whole, in one request: CT and MR slices (0.1–0.6 MB), whose
+ * header is a fair part of them anyway. Larger ones, radiographs (5–30 MB) and multi-frame
+ * objects, are read by range: their header, Pixel Data's element header and what follows it, a
+ * few requests of tens of KB, so the worker neither reads nor holds pixels it does not parse (a
+ * 10 MB DR was read whole below 16 MiB before: docs/benchmarks.md, fourth round).
  */
-export const WHOLE_READ_BELOW = 16 * 1024 * 1024;
+export const WHOLE_READ_BELOW = 1024 * 1024;
 /** The first read; enough for the header of all but large enhanced multi-frame objects, which double it. */
 const FIRST_READ_BYTES = 64 * 1024;
 /** Encapsulated pixel data's item headers are read this much at a time, so small fragments cost no request each. */

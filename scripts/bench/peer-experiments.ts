@@ -11,6 +11,7 @@
  *   stow-mr      STOW MR (40 × 130 KB per request) from 16 clients for 20 s with the worker
  *                running and admission control on, as the side-by-side STOW phase does: the
  *                acknowledged and indexed rates, and CPU ms per instance of each process.
+ *   stow-dr      the same with DR (2 × 10 MB per request).
  *   wado         WADO-RS instance retrieve (transfer-syntax=*) of 200 CT instances, 1 and 4
  *                clients, 8 s each: requests/s.
  *
@@ -141,13 +142,15 @@ async function stowGateway(): Promise<Record<string, number>> {
   }
 }
 
-async function stowMr(): Promise<Record<string, number>> {
+const stowMr = () => stowShape('stow-mr', images('MR', 256, 256), 40);
+const stowDr = () => stowShape('stow-dr', images('DX', 2500, 2000), 2);
+
+async function stowShape(name: string, make: ReturnType<typeof images>, perRequest: number): Promise<Record<string, number>> {
   const stack: PeerStack = await startPeerStack(ENV);
   const clients = Number(process.env.BENCH_EXP_CLIENTS ?? 16);
   try {
-    const mr = images('MR', 256, 256);
     const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-    await stowTo(stack.dicomweb, study(mr, 40, 'WARMUP'), agent, stack.auth);
+    await stowTo(stack.dicomweb, study(make, perRequest, 'WARMUP'), agent, stack.auth);
     while ((await unindexed(stack)) > 0) await sleep(50);
     const keys = ['gateway', 'worker', 'postgres (its backends)', 'redis', 'bench client', 'machine'];
     const cpu0 = await cpuSnapshot(stack);
@@ -156,10 +159,10 @@ async function stowMr(): Promise<Record<string, number>> {
     await Promise.all(
       Array.from({ length: clients }, async (_, c) => {
         for (let i = 0; performance.now() - t0 < 20_000; i++) {
-          const res = await stowTo(stack.dicomweb, study(mr, 40, `EXP-${c}-${i}`), agent, stack.auth);
+          const res = await stowTo(stack.dicomweb, study(make, perRequest, `EXP-${c}-${i}`), agent, stack.auth);
           if (res.status !== 200) throw new Error(`STOW ${res.status}: ${res.body}`);
-          instances += 40;
-          progress(`stow-mr: ${instances} instances`);
+          instances += perRequest;
+          progress(`${name}: ${instances} instances`);
         }
       }),
     );
@@ -254,6 +257,7 @@ const EXPERIMENTS: Record<string, () => Promise<Record<string, number>>> = {
   'index-drain': indexDrain,
   'stow-gateway': stowGateway,
   'stow-mr': stowMr,
+  'stow-dr': stowDr,
   wado,
   'fs-put': fsPut,
 };
