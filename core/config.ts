@@ -58,8 +58,8 @@ export const configSchema = z.object({
   HUREN_STOW_ADMISSION_WAIT_SECONDS: z.coerce.number().positive().default(15),
   /**
    * After a STOW found object storage full (503 storage_full), how long new STOW requests are
-   * refused before their body is read; then one request at a time probes (gateway/dicomweb/stow.ts,
-   * StorageFullHold). 0 turns the hold off.
+   * refused before their body is read; then one request at a time probes
+   * (gateway/dicomweb/storage-full-hold.ts). 0 turns the hold off.
    */
   HUREN_STOW_STORAGE_FULL_HOLD_SECONDS: z.coerce.number().min(0).default(30),
   /** Retry-After (whole seconds) of a 503 storage_full; other 503s say 5 s. */

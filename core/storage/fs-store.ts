@@ -4,6 +4,7 @@ import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import pLimit from 'p-limit';
 import { assertValidRange, assertValidSize, ObjectNotFoundError, sizeMismatch, StorageFullError } from './index';
 import { assertSafeKey } from './keys';
 import type { ByteRange, ListedObject, ObjectInfo, ObjectStore } from './object-store';
@@ -109,13 +110,19 @@ export class FsObjectStore implements ObjectStore {
     const dirs = new Set<string>();
     for (const key of keys) dirs.add(path.dirname(this.pathOf(key)));
     try {
-      await mapLimit(keys, SYNC_CONCURRENCY, async (key) => {
-        const written = this.unsynced.get(key);
-        if (!written) return fsyncPath(this.pathOf(key));
-        for (const d of written.createdDirs) dirs.add(d);
-        await written.handle.sync();
-      });
-      await mapLimit([...dirs], SYNC_CONCURRENCY, fsyncPath);
+      const limit = pLimit(SYNC_CONCURRENCY);
+      await Promise.all(
+        keys.map((key) =>
+          limit(async () => {
+            const written = this.unsynced.get(key);
+            if (!written) return fsyncPath(this.pathOf(key));
+            for (const d of written.createdDirs) dirs.add(d);
+            await written.handle.sync();
+          }),
+        ),
+      );
+      // Only now is every directory known (createdDirs above).
+      await Promise.all([...dirs].map((dir) => limit(() => fsyncPath(dir))));
     } catch (err) {
       // Filesystems that allocate late (delayed allocation, NFS, thin volumes) find out at fsync.
       throw whenFull(err);
@@ -325,13 +332,4 @@ function createdChain(firstCreated: string, dir: string): string[] {
   for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) chain.push(d);
   chain.push(path.dirname(firstCreated));
   return chain;
-}
-
-/** At most `limit` calls at once (p-limit and p-map are ESM-only, which this CommonJS build cannot require). */
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }
